@@ -1,0 +1,77 @@
+/* maps.bpf.h - the maps and load-time settings shared by every BPF program
+ * of the observer. Defined __weak so each *.bpf.c can include them and the
+ * BPF linker merges them into one object. */
+#ifndef GO_MAPS_BPF_H
+#define GO_MAPS_BPF_H
+
+#include "observer.h"
+
+/* Bucket bounds, set by userspace before load. */
+const volatile __u64 dur_bounds_ns[GO_MAX_DUR_BOUNDS] __weak = {};
+const volatile __u32 n_dur_bounds __weak = 0;
+const volatile __u64 size_bounds[GO_MAX_SIZE_BOUNDS] __weak = {};
+const volatile __u32 n_size_bounds __weak = 0;
+
+/* Tracked processes: masters and their workers, keyed by tgid. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, GO_MAX_PROCS);
+	__type(key, __u32);
+	__type(value, struct go_proc);
+} procs SEC(".maps") __weak;
+
+/* Inbound connections of tracked workers. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, GO_MAX_CONNS);
+	__type(key, struct go_conn_key);
+	__type(value, struct go_conn);
+} conns SEC(".maps") __weak;
+
+/* Per worker aggregates; created when a worker is tracked. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, GO_MAX_PROCS);
+	__type(key, __u32);
+	__type(value, struct go_worker_stats);
+} stats SEC(".maps") __weak;
+
+/* A zeroed go_worker_stats to create stats entries from; never written. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct go_worker_stats);
+} stats_zero SEC(".maps") __weak;
+
+/* Responses by worker and status code. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, GO_MAX_CODES);
+	__type(key, struct go_code_key);
+	__type(value, __u64);
+} codes SEC(".maps") __weak;
+
+/* Events that could not be counted, by enum go_drop_reason. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, GO_DROP_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps") __weak;
+
+/* Rare process events (exec, fork, exit) for userspace. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} events SEC(".maps") __weak;
+
+static __always_inline void count_drop(__u32 reason)
+{
+	__u64 *n = bpf_map_lookup_elem(&drops, &reason);
+
+	if (n)
+		*n += 1;
+}
+
+#endif /* GO_MAPS_BPF_H */

@@ -1,0 +1,112 @@
+/* observer.h - the ABI shared by the BPF programs and the userspace loader:
+ * map keys and values, event records, limits. Kept free of logic so both
+ * sides can include it (BPF through vmlinux.h, the host through linux/types.h).
+ */
+#ifndef GO_OBSERVER_H
+#define GO_OBSERVER_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define GO_MAX_DUR_BOUNDS 31  /* duration bucket bounds; one more bucket for +Inf */
+#define GO_MAX_SIZE_BOUNDS 23 /* size bucket bounds; one more bucket for +Inf */
+#define GO_COMM_LEN 16
+
+#define GO_MAX_PROCS 16384
+#define GO_MAX_CONNS 65536
+#define GO_MAX_CODES 16384
+#define GO_MAX_STASH 16384
+
+/* Role of a tracked process in the procs map. */
+enum go_role {
+	GO_ROLE_MASTER = 1,
+	GO_ROLE_WORKER = 2,
+};
+
+/* procs map value, keyed by tgid. */
+struct go_proc {
+	__u32 master; /* master tgid; equal to the key for a master */
+	__u32 role;   /* enum go_role */
+	__u64 start_ns; /* CLOCK_BOOTTIME of the fork, 0 when found by a scan */
+};
+
+/* State of one inbound connection of a worker. */
+enum go_conn_state {
+	GO_CONN_IDLE = 0,     /* accepted, or the last request was answered */
+	GO_CONN_REQUEST = 1,  /* request bytes seen, no response yet */
+	GO_CONN_RESPONSE = 2, /* final status line sent, response in progress */
+};
+
+struct go_conn_key {
+	__u32 tgid;
+	__s32 fd;
+};
+
+struct go_conn {
+	__u64 accept_ns;   /* tells one connection from a later one on the same fd */
+	__u64 req_start_ns; /* first byte of the current request */
+	__u64 last_send_ns; /* last response byte of the current request */
+	__u64 req_bytes;
+	__u64 resp_bytes;
+	__u32 status;
+	__u8 state; /* enum go_conn_state */
+	__u8 method; /* enum go_method */
+	__u8 pad[2];
+};
+
+/* Per worker aggregates, in a per-CPU hash keyed by worker tgid. Counters
+ * only grow; in_flight is a signed sum across CPUs. Buckets are not
+ * cumulative: userspace accumulates them. */
+struct go_worker_stats {
+	__u32 master;
+	__u32 pad;
+	__u64 requests;
+	__s64 in_flight;
+	__u64 aborted;
+	__u64 failed_5xx;
+	__u64 dur_sum_ns;
+	__u64 req_bytes_sum;
+	__u64 resp_bytes_sum;
+	__u64 dur_buckets[GO_MAX_DUR_BOUNDS + 1];
+	__u64 req_buckets[GO_MAX_SIZE_BOUNDS + 1];
+	__u64 resp_buckets[GO_MAX_SIZE_BOUNDS + 1];
+};
+
+/* Responses by status code, in a per-CPU hash. */
+struct go_code_key {
+	__u32 tgid;
+	__u32 code;
+};
+
+/* Why an event was not counted; index into the per-CPU drops array. */
+enum go_drop_reason {
+	GO_DROP_CONN_MAP_FULL = 0,
+	GO_DROP_STASH_MAP_FULL,
+	GO_DROP_STATS_MISSING,
+	GO_DROP_CODE_MAP_FULL,
+	GO_DROP_PROC_MAP_FULL,
+	GO_DROP_RINGBUF_FULL,
+	GO_DROP_READ_FAILED,
+	GO_DROP_MAX,
+};
+
+/* Rare process events sent to userspace through the ring buffer. */
+enum go_event_type {
+	GO_EV_EXEC = 1,
+	GO_EV_FORK = 2,
+	GO_EV_EXIT = 3,
+};
+
+struct go_event {
+	__u32 type; /* enum go_event_type */
+	__u32 pid;
+	__u32 ppid;   /* parent tgid (exec), master tgid (fork, exit) */
+	__u32 role;   /* exit: enum go_role of the process that ended */
+	__s32 exit_code;
+	__u32 pad;
+	__u64 ts_ns;
+	char comm[GO_COMM_LEN];
+};
+
+#endif /* GO_OBSERVER_H */

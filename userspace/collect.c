@@ -1,0 +1,296 @@
+/* collect.c - the only reader of the BPF maps: procs, stats, codes and
+ * drops become a snapshot; exited workers are folded into their master. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+
+#include "collect.h"
+#include "log.h"
+
+/* A worker whose stats were read: live ones go to the snapshot, gone ones
+ * are folded into their master. */
+struct wread {
+	struct worker_snap w;
+	int live;
+};
+
+struct wlist {
+	struct wread *v;
+	size_t n, cap;
+};
+
+static int cmp_pid(const void *a, const void *b)
+{
+	const struct wread *x = a, *y = b;
+
+	return (x->w.pid > y->w.pid) - (x->w.pid < y->w.pid);
+}
+
+static struct wread *wlist_find(struct wlist *l, pid_t pid)
+{
+	struct wread key = { .w.pid = pid };
+
+	return bsearch(&key, l->v, l->n, sizeof(*l->v), cmp_pid);
+}
+
+static int wlist_push(struct wlist *l, const struct wread *w)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 32;
+		struct wread *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return -1;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = *w;
+	return 0;
+}
+
+static void sum_stats(const struct go_worker_stats *cpu, int n, struct go_worker_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (int c = 0; c < n; c++) {
+		const struct go_worker_stats *s = &cpu[c];
+
+		if (s->master)
+			out->master = s->master;
+		out->requests += s->requests;
+		out->in_flight += s->in_flight;
+		out->aborted += s->aborted;
+		out->failed_5xx += s->failed_5xx;
+		out->dur_sum_ns += s->dur_sum_ns;
+		out->req_bytes_sum += s->req_bytes_sum;
+		out->resp_bytes_sum += s->resp_bytes_sum;
+		for (int i = 0; i <= GO_MAX_DUR_BOUNDS; i++)
+			out->dur_buckets[i] += s->dur_buckets[i];
+		for (int i = 0; i <= GO_MAX_SIZE_BOUNDS; i++) {
+			out->req_buckets[i] += s->req_buckets[i];
+			out->resp_buckets[i] += s->resp_buckets[i];
+		}
+	}
+}
+
+static int is_live_worker(struct loader *l, __u32 tgid)
+{
+	struct go_proc p;
+
+	return bpf_map_lookup_elem(l->procs_fd, &tgid, &p) == 0 && p.role == GO_ROLE_WORKER;
+}
+
+static int read_stats(struct loader *l, struct snapshot *s, struct wlist *out)
+{
+	struct go_worker_stats *cpu = calloc((size_t)l->nr_cpus, sizeof(*cpu));
+	__u32 key, next, *prev = NULL;
+	int rc = 0;
+
+	if (!cpu)
+		return -1;
+	while (bpf_map_get_next_key(l->stats_fd, prev, &next) == 0) {
+		struct wread r = { .w.pid = (pid_t)next };
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(l->stats_fd, &key, cpu)) {
+			s->map_read_failures++;
+			continue;
+		}
+		sum_stats(cpu, l->nr_cpus, &r.w.st);
+		r.w.master = (pid_t)r.w.st.master;
+		r.live = is_live_worker(l, key);
+		if (wlist_push(out, &r)) {
+			rc = -1;
+			break;
+		}
+	}
+	free(cpu);
+	qsort(out->v, out->n, sizeof(*out->v), cmp_pid);
+	return rc;
+}
+
+static int read_codes(struct loader *l, struct snapshot *s, struct wlist *w)
+{
+	__u64 *cpu = calloc((size_t)l->nr_cpus, sizeof(*cpu));
+	struct go_code_key key, next, *prev = NULL;
+	int rc = 0;
+
+	if (!cpu)
+		return -1;
+	while (bpf_map_get_next_key(l->codes_fd, prev, &next) == 0) {
+		struct wread *r;
+		__u64 sum = 0;
+
+		key = next;
+		prev = &key;
+		r = wlist_find(w, (pid_t)key.tgid);
+		if (!r) /* forked after the stats were read: next scrape */
+			continue;
+		if (bpf_map_lookup_elem(l->codes_fd, &key, cpu)) {
+			s->map_read_failures++;
+			continue;
+		}
+		for (int c = 0; c < l->nr_cpus; c++)
+			sum += cpu[c];
+		if (codes_add(&r->w.codes, key.code, sum)) {
+			rc = -1;
+			break;
+		}
+	}
+	free(cpu);
+	return rc;
+}
+
+/* Deletes every entry of map fd whose key starts with a tgid in gone[]:
+ * the keys are gathered first, since deleting while iterating a hash map
+ * restarts the walk. */
+static void delete_by_tgid(int fd, size_t key_size, const __u32 *gone, size_t ngone)
+{
+	unsigned char cur[16], next[16], *keys = NULL, *p;
+	size_t n = 0, cap = 0;
+	__u32 tgid;
+
+	for (void *prev = NULL; bpf_map_get_next_key(fd, prev, next) == 0; prev = cur) {
+		memcpy(cur, next, key_size);
+		memcpy(&tgid, cur, sizeof(tgid));
+		for (size_t i = 0; i < ngone; i++) {
+			if (gone[i] != tgid)
+				continue;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 64;
+				p = realloc(keys, cap * key_size);
+				if (!p)
+					goto out;
+				keys = p;
+			}
+			memcpy(keys + n++ * key_size, cur, key_size);
+			break;
+		}
+	}
+out:
+	for (size_t i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, keys + i * key_size);
+	free(keys);
+}
+
+/* Folds exited workers into their masters and removes their entries. */
+static int retire(struct loader *l, struct registry *r, struct wlist *w)
+{
+	__u32 *gone = calloc(w->n ? w->n : 1, sizeof(*gone));
+	size_t ngone = 0;
+
+	if (!gone)
+		return -1;
+	for (size_t i = 0; i < w->n; i++) {
+		struct wread *x = &w->v[i];
+		struct master_rec *m;
+
+		if (x->live)
+			continue;
+		m = registry_find(r, x->w.master);
+		if (m && totals_add_worker(&m->retired, &x->w.st, &x->w.codes)) {
+			free(gone);
+			return -1;
+		}
+		gone[ngone++] = (__u32)x->w.pid;
+		bpf_map_delete_elem(l->stats_fd, &gone[ngone - 1]);
+		log_debug("worker %d of master %d retired after %llu requests", (int)x->w.pid,
+			  (int)x->w.master, (unsigned long long)x->w.st.requests);
+	}
+	if (ngone) {
+		delete_by_tgid(l->codes_fd, sizeof(struct go_code_key), gone, ngone);
+		delete_by_tgid(l->conns_fd, sizeof(struct go_conn_key), gone, ngone);
+	}
+	free(gone);
+	return 0;
+}
+
+/* Drops masters that the kernel saw exit (or that were never tracked). */
+static void prune_masters(struct loader *l, struct registry *r)
+{
+	for (size_t i = 0; i < r->n;) {
+		__u32 key = (__u32)r->v[i].pid;
+		struct go_proc p;
+
+		if (bpf_map_lookup_elem(l->procs_fd, &key, &p) == 0 && p.role == GO_ROLE_MASTER) {
+			i++;
+			continue;
+		}
+		log_info("master %d (%s) is gone", (int)r->v[i].pid, r->v[i].app);
+		registry_remove(r, r->v[i].pid);
+	}
+}
+
+static void read_drops(struct loader *l, struct snapshot *s)
+{
+	__u64 *cpu = calloc((size_t)l->nr_cpus, sizeof(*cpu));
+
+	if (!cpu)
+		return;
+	for (__u32 k = 0; k < GO_DROP_MAX; k++) {
+		if (bpf_map_lookup_elem(l->drops_fd, &k, cpu)) {
+			s->map_read_failures++;
+			continue;
+		}
+		s->drops[k] = 0;
+		for (int c = 0; c < l->nr_cpus; c++)
+			s->drops[k] += cpu[c];
+	}
+	free(cpu);
+}
+
+/* Builds the master and worker arrays of s from the registry and the
+ * live workers; hands the workers' code lists over to s. */
+static int build(struct registry *r, struct wlist *w, struct snapshot *s)
+{
+	s->masters = calloc(r->n ? r->n : 1, sizeof(*s->masters));
+	s->workers = calloc(w->n ? w->n : 1, sizeof(*s->workers));
+	if (!s->masters || !s->workers)
+		return -1;
+	for (size_t i = 0; i < r->n; i++) {
+		struct master_snap *m = &s->masters[s->nmasters++];
+
+		m->pid = r->v[i].pid;
+		memcpy(m->app, r->v[i].app, sizeof(m->app));
+		if (totals_add(&m->t, &r->v[i].retired))
+			return -1;
+		for (size_t j = 0; j < w->n; j++) {
+			struct wread *x = &w->v[j];
+
+			if (!x->live || x->w.master != m->pid)
+				continue;
+			if (totals_add_worker(&m->t, &x->w.st, &x->w.codes))
+				return -1;
+			m->workers++;
+			s->workers[s->nworkers++] = x->w;
+			memset(&x->w.codes, 0, sizeof(x->w.codes));
+		}
+	}
+	return 0;
+}
+
+int collect(struct loader *l, struct registry *r, const struct go_config *c, struct snapshot *s)
+{
+	struct wlist w = { 0 };
+	int rc = -1;
+
+	memset(s, 0, sizeof(*s));
+	s->bounds.dur = c->dur_bounds;
+	s->bounds.ndur = c->ndur;
+	s->bounds.size = c->size_bounds;
+	s->bounds.nsize = c->nsize;
+	if (read_stats(l, s, &w) || read_codes(l, s, &w) || retire(l, r, &w))
+		goto out;
+	prune_masters(l, r);
+	read_drops(l, s);
+	rc = build(r, &w, s);
+out:
+	for (size_t i = 0; i < w.n; i++)
+		codes_free(&w.v[i].w.codes);
+	free(w.v);
+	if (rc)
+		log_error("out of memory while reading the maps");
+	return rc;
+}

@@ -1,0 +1,15 @@
+/* collect.h - one read of the BPF maps into a snapshot. */
+#ifndef GO_COLLECT_H
+#define GO_COLLECT_H
+
+#include "config.h"
+#include "loader.h"
+#include "registry.h"
+#include "snapshot.h"
+
+/* Reads the maps into s. Workers that are gone are folded into their
+ * master's retired totals and their map entries removed, so master
+ * counters never go down. Returns 0, or -1 when memory ran out. */
+int collect(struct loader *l, struct registry *r, const struct go_config *c, struct snapshot *s);
+
+#endif

@@ -1,0 +1,233 @@
+/* expo.c - renders a snapshot as Prometheus text: one HELP and one TYPE per
+ * family, every sample of a family together, cumulative histogram buckets. */
+#include <stdio.h>
+#include <string.h>
+
+#include "expo.h"
+
+static const char *const drop_reasons[GO_DROP_MAX] = {
+	[GO_DROP_CONN_MAP_FULL] = "conn_map_full",   [GO_DROP_STASH_MAP_FULL] = "stash_map_full",
+	[GO_DROP_STATS_MISSING] = "stats_missing",   [GO_DROP_CODE_MAP_FULL] = "code_map_full",
+	[GO_DROP_PROC_MAP_FULL] = "proc_map_full",   [GO_DROP_RINGBUF_FULL] = "ringbuf_full",
+	[GO_DROP_READ_FAILED] = "user_read_failed",
+};
+
+const char *expo_drop_reason(int reason)
+{
+	return reason >= 0 && reason < GO_DROP_MAX ? drop_reasons[reason] : "unknown";
+}
+
+void expo_escape(struct strbuf *out, const char *v)
+{
+	const char *run = v;
+
+	for (; *v; v++) {
+		const char *rep = *v == '\\' ? "\\\\" : *v == '"' ? "\\\"" : *v == '\n' ? "\\n" : NULL;
+
+		if (!rep)
+			continue;
+		sb_append(out, run, (size_t)(v - run));
+		sb_puts(out, rep);
+		run = v + 1;
+	}
+	sb_append(out, run, (size_t)(v - run));
+}
+
+static void family(struct strbuf *out, const char *name, const char *type, const char *help)
+{
+	sb_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void master_labels(struct strbuf *out, const struct master_snap *m)
+{
+	sb_puts(out, "app=\"");
+	expo_escape(out, m->app);
+	sb_printf(out, "\",master_pid=\"%d\"", (int)m->pid);
+}
+
+static const struct master_snap *master_of(const struct snapshot *s, pid_t pid)
+{
+	for (size_t i = 0; i < s->nmasters; i++)
+		if (s->masters[i].pid == pid)
+			return &s->masters[i];
+	return NULL;
+}
+
+static void worker_labels(struct strbuf *out, const struct snapshot *s, const struct worker_snap *w)
+{
+	const struct master_snap *m = master_of(s, w->master);
+
+	sb_puts(out, "app=\"");
+	expo_escape(out, m ? m->app : "");
+	sb_printf(out, "\",master_pid=\"%d\",worker_pid=\"%d\"", (int)w->master, (int)w->pid);
+}
+
+/* One histogram's samples. labels is the rendered label set (without
+ * braces); bounds are in the exported unit; sum is already in that unit. */
+static void histogram(struct strbuf *out, const char *name, const char *labels, const double *bounds,
+		      size_t nb, const __u64 *buckets, __u64 count, double sum)
+{
+	__u64 cum = 0;
+
+	for (size_t i = 0; i < nb; i++) {
+		cum += buckets[i];
+		sb_printf(out, "%s_bucket{%s,le=\"%.15g\"} %llu\n", name, labels, bounds[i],
+			  (unsigned long long)cum);
+	}
+	sb_printf(out, "%s_bucket{%s,le=\"+Inf\"} %llu\n", name, labels, (unsigned long long)count);
+	sb_printf(out, "%s_sum{%s} %.9f\n", name, labels, sum);
+	sb_printf(out, "%s_count{%s} %llu\n", name, labels, (unsigned long long)count);
+}
+
+/* Renders the label set of worker w into lb (reset first). */
+static const char *wlabels(struct strbuf *lb, const struct snapshot *s, const struct worker_snap *w)
+{
+	lb->len = 0;
+	worker_labels(lb, s, w);
+	return lb->data ? lb->data : "";
+}
+
+static const char *mlabels(struct strbuf *lb, const struct master_snap *m)
+{
+	lb->len = 0;
+	master_labels(lb, m);
+	return lb->data ? lb->data : "";
+}
+
+enum wfield { W_REQUESTS, W_IN_FLIGHT };
+
+static void worker_scalar(struct strbuf *out, struct strbuf *lb, const struct snapshot *s, const char *name,
+			  enum wfield f)
+{
+	for (size_t i = 0; i < s->nworkers; i++) {
+		const struct worker_snap *w = &s->workers[i];
+		long long v = f == W_REQUESTS ? (long long)w->st.requests : (long long)w->st.in_flight;
+
+		sb_printf(out, "%s{%s} %lld\n", name, wlabels(lb, s, w), v);
+	}
+}
+
+enum whist { H_DURATION, H_REQ_SIZE, H_RESP_SIZE };
+
+static void worker_histograms(struct strbuf *out, struct strbuf *lb, const struct snapshot *s,
+			      const char *name, enum whist h)
+{
+	for (size_t i = 0; i < s->nworkers; i++) {
+		const struct worker_snap *w = &s->workers[i];
+		const char *l = wlabels(lb, s, w);
+
+		if (h == H_DURATION)
+			histogram(out, name, l, s->bounds.dur, s->bounds.ndur, w->st.dur_buckets,
+				  w->st.requests, (double)w->st.dur_sum_ns / 1e9);
+		else if (h == H_REQ_SIZE)
+			histogram(out, name, l, s->bounds.size, s->bounds.nsize, w->st.req_buckets,
+				  w->st.requests, (double)w->st.req_bytes_sum);
+		else
+			histogram(out, name, l, s->bounds.size, s->bounds.nsize, w->st.resp_buckets,
+				  w->st.requests, (double)w->st.resp_bytes_sum);
+	}
+}
+
+static void render_workers(const struct snapshot *s, struct strbuf *out, struct strbuf *lb)
+{
+	family(out, "gunicorn_worker_requests_total", "counter", "HTTP requests completed (response sent) by the worker.");
+	worker_scalar(out, lb, s, "gunicorn_worker_requests_total", W_REQUESTS);
+
+	family(out, "gunicorn_worker_request_duration_seconds", "histogram",
+	       "Time from the first request byte received to the last response byte sent.");
+	worker_histograms(out, lb, s, "gunicorn_worker_request_duration_seconds", H_DURATION);
+
+	family(out, "gunicorn_worker_responses_total", "counter", "Responses by exact HTTP status code.");
+	for (size_t i = 0; i < s->nworkers; i++) {
+		const struct worker_snap *w = &s->workers[i];
+
+		for (size_t j = 0; j < w->codes.n; j++)
+			sb_printf(out, "gunicorn_worker_responses_total{%s,code=\"%u\"} %llu\n",
+				  wlabels(lb, s, w), w->codes.v[j].code,
+				  (unsigned long long)w->codes.v[j].count);
+	}
+
+	family(out, "gunicorn_worker_failed_requests_total", "counter",
+	       "5xx responses, and requests whose connection closed before a response.");
+	for (size_t i = 0; i < s->nworkers; i++) {
+		const struct worker_snap *w = &s->workers[i];
+		const char *l = wlabels(lb, s, w);
+
+		sb_printf(out, "gunicorn_worker_failed_requests_total{%s,reason=\"5xx\"} %llu\n", l,
+			  (unsigned long long)w->st.failed_5xx);
+		sb_printf(out, "gunicorn_worker_failed_requests_total{%s,reason=\"aborted\"} %llu\n", l,
+			  (unsigned long long)w->st.aborted);
+	}
+
+	family(out, "gunicorn_worker_request_size_bytes", "histogram",
+	       "Request bytes read on the connection for one request.");
+	worker_histograms(out, lb, s, "gunicorn_worker_request_size_bytes", H_REQ_SIZE);
+	family(out, "gunicorn_worker_response_size_bytes", "histogram",
+	       "Response bytes written (send, write, sendfile) for one request.");
+	worker_histograms(out, lb, s, "gunicorn_worker_response_size_bytes", H_RESP_SIZE);
+
+	family(out, "gunicorn_worker_in_flight_requests", "gauge", "Requests received and not yet answered.");
+	worker_scalar(out, lb, s, "gunicorn_worker_in_flight_requests", W_IN_FLIGHT);
+}
+
+static void render_masters(const struct snapshot *s, struct strbuf *out, struct strbuf *lb)
+{
+	family(out, "gunicorn_requests_total", "counter",
+	       "Requests of all of this master's workers, exited ones included, by status code.");
+	for (size_t i = 0; i < s->nmasters; i++) {
+		const struct master_snap *m = &s->masters[i];
+
+		for (size_t j = 0; j < m->t.codes.n; j++)
+			sb_printf(out, "gunicorn_requests_total{%s,code=\"%u\"} %llu\n", mlabels(lb, m),
+				  m->t.codes.v[j].code, (unsigned long long)m->t.codes.v[j].count);
+	}
+	family(out, "gunicorn_request_duration_seconds", "histogram",
+	       "Request duration of all of this master's workers, exited ones included.");
+	for (size_t i = 0; i < s->nmasters; i++) {
+		const struct master_snap *m = &s->masters[i];
+
+		histogram(out, "gunicorn_request_duration_seconds", mlabels(lb, m), s->bounds.dur, s->bounds.ndur,
+			  m->t.dur_buckets, m->t.requests, (double)m->t.dur_sum_ns / 1e9);
+	}
+	family(out, "gunicorn_master_workers", "gauge", "Live workers of the master now.");
+	for (size_t i = 0; i < s->nmasters; i++)
+		sb_printf(out, "gunicorn_master_workers{%s} %u\n", mlabels(lb, &s->masters[i]),
+			  s->masters[i].workers);
+}
+
+static void render_observer(const struct snapshot *s, double scrape_seconds, struct strbuf *out)
+{
+	family(out, "gunicorn_observer_build_info", "gauge", "Always 1; labels name the build and the kernel.");
+	sb_puts(out, "gunicorn_observer_build_info{version=\"");
+	expo_escape(out, s->version ? s->version : "");
+	sb_puts(out, "\",libbpf=\"");
+	expo_escape(out, s->libbpf_version ? s->libbpf_version : "");
+	sb_puts(out, "\",kernel=\"");
+	expo_escape(out, s->kernel ? s->kernel : "");
+	sb_puts(out, "\"} 1\n");
+	family(out, "gunicorn_observer_tracked_masters", "gauge", "Gunicorn masters being observed.");
+	sb_printf(out, "gunicorn_observer_tracked_masters %zu\n", s->nmasters);
+	family(out, "gunicorn_observer_tracked_workers", "gauge", "Gunicorn workers being observed.");
+	sb_printf(out, "gunicorn_observer_tracked_workers %zu\n", s->nworkers);
+	family(out, "gunicorn_observer_events_dropped_total", "counter", "Events that could not be counted, by reason.");
+	for (int i = 0; i < GO_DROP_MAX; i++)
+		sb_printf(out, "gunicorn_observer_events_dropped_total{reason=\"%s\"} %llu\n", drop_reasons[i],
+			  (unsigned long long)s->drops[i]);
+	sb_printf(out, "gunicorn_observer_events_dropped_total{reason=\"map_read_failed\"} %llu\n",
+		  (unsigned long long)s->map_read_failures);
+	family(out, "gunicorn_observer_scrape_duration_seconds", "gauge", "Time taken to build the previous exposition.");
+	sb_printf(out, "gunicorn_observer_scrape_duration_seconds %.6f\n", scrape_seconds);
+}
+
+void expo_render(const struct snapshot *s, double scrape_seconds, struct strbuf *out)
+{
+	struct strbuf lb;
+
+	sb_init(&lb);
+	render_workers(s, out, &lb);
+	render_masters(s, out, &lb);
+	render_observer(s, scrape_seconds, out);
+	if (lb.oom)
+		out->oom = 1;
+	sb_free(&lb);
+}

@@ -1,0 +1,153 @@
+/* loader.c - the BPF side's life: preflight checks, open, set rodata, load,
+ * attach, ring buffer; and tracking a process from userspace. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include "loader.h"
+#include "log.h"
+#include "observer.skel.h"
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	/* libbpf's debug output (every relocation) is for developers only */
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	if (level == LIBBPF_INFO && log_level < LOG_DEBUG)
+		return 0;
+	if (log_level < LOG_WARN)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int tracefs_ready(void)
+{
+	return access("/sys/kernel/tracing/events/syscalls", F_OK) == 0 ||
+	       access("/sys/kernel/debug/tracing/events/syscalls", F_OK) == 0;
+}
+
+int loader_preflight(void)
+{
+	if (geteuid() != 0) {
+		fprintf(stderr, "gunicorn-observer: must run as root (it loads BPF programs): run it with sudo\n");
+		return -1;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
+		fprintf(stderr, "gunicorn-observer: /sys/kernel/btf/vmlinux is missing: run a kernel built with CONFIG_DEBUG_INFO_BTF=y (5.8 or later)\n");
+		return -1;
+	}
+	if (!tracefs_ready() && mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL) != 0 &&
+	    errno != EBUSY) {
+		fprintf(stderr, "gunicorn-observer: tracefs is not mounted and mounting it failed (%s): run 'mount -t tracefs nodev /sys/kernel/tracing'\n",
+			strerror(errno));
+		return -1;
+	}
+	if (!tracefs_ready()) {
+		fprintf(stderr, "gunicorn-observer: no syscall tracepoints under /sys/kernel/tracing/events/syscalls: run a kernel built with CONFIG_FTRACE_SYSCALLS=y\n");
+		return -1;
+	}
+	return 0;
+}
+
+static void set_bounds(struct observer_bpf *skel, const struct go_config *c)
+{
+	for (size_t i = 0; i < c->ndur; i++)
+		skel->rodata->dur_bounds_ns[i] = (__u64)(c->dur_bounds[i] * 1e9 + 0.5);
+	skel->rodata->n_dur_bounds = (__u32)c->ndur;
+	for (size_t i = 0; i < c->nsize; i++)
+		skel->rodata->size_bounds[i] = (__u64)c->size_bounds[i];
+	skel->rodata->n_size_bounds = (__u32)c->nsize;
+}
+
+int loader_open(struct loader *l, const struct go_config *c, ring_buffer_sample_fn on_event, void *ctx)
+{
+	int err;
+
+	memset(l, 0, sizeof(*l));
+	libbpf_set_print(libbpf_print);
+	l->nr_cpus = libbpf_num_possible_cpus();
+	if (l->nr_cpus <= 0) {
+		fprintf(stderr, "gunicorn-observer: cannot count CPUs from /sys/devices/system/cpu/possible\n");
+		return -1;
+	}
+	l->skel = observer_bpf__open();
+	if (!l->skel) {
+		fprintf(stderr, "gunicorn-observer: cannot open the BPF object: %s\n", strerror(errno));
+		return -1;
+	}
+	set_bounds(l->skel, c);
+	err = observer_bpf__load(l->skel);
+	if (err) {
+		fprintf(stderr, "gunicorn-observer: the kernel refused the BPF programs (%s): run with --log-level debug to see the verifier log\n",
+			strerror(-err));
+		goto fail;
+	}
+	err = observer_bpf__attach(l->skel);
+	if (err) {
+		fprintf(stderr, "gunicorn-observer: attaching to tracepoints failed (%s): check that tracefs is mounted and the syscalls/sched tracepoints exist\n",
+			strerror(-err));
+		goto fail;
+	}
+	l->rb = ring_buffer__new(bpf_map__fd(l->skel->maps.events), on_event, ctx, NULL);
+	if (!l->rb) {
+		fprintf(stderr, "gunicorn-observer: cannot open the event ring buffer: %s\n", strerror(errno));
+		goto fail;
+	}
+	l->procs_fd = bpf_map__fd(l->skel->maps.procs);
+	l->conns_fd = bpf_map__fd(l->skel->maps.conns);
+	l->stats_fd = bpf_map__fd(l->skel->maps.stats);
+	l->codes_fd = bpf_map__fd(l->skel->maps.codes);
+	l->drops_fd = bpf_map__fd(l->skel->maps.drops);
+	return 0;
+fail:
+	loader_close(l);
+	return -1;
+}
+
+void loader_close(struct loader *l)
+{
+	ring_buffer__free(l->rb);
+	observer_bpf__destroy(l->skel);
+	memset(l, 0, sizeof(*l));
+}
+
+int loader_track(struct loader *l, pid_t pid, pid_t master, int role)
+{
+	struct go_proc p = { .master = (__u32)master, .role = (__u32)role };
+	__u32 key = (__u32)pid;
+	struct go_worker_stats *vals;
+	int err = 0;
+
+	if (bpf_map_update_elem(l->procs_fd, &key, &p, BPF_ANY)) {
+		log_warn("cannot track pid %d: %s", (int)pid, strerror(errno));
+		return -1;
+	}
+	if (role != GO_ROLE_WORKER)
+		return 0;
+	vals = calloc((size_t)l->nr_cpus, sizeof(*vals));
+	if (!vals)
+		return -1;
+	for (int i = 0; i < l->nr_cpus; i++)
+		vals[i].master = (__u32)master;
+	/* a worker forked while we were scanning already has its entry */
+	if (bpf_map_update_elem(l->stats_fd, &key, vals, BPF_NOEXIST) && errno != EEXIST) {
+		log_warn("cannot create stats for pid %d: %s", (int)pid, strerror(errno));
+		err = -1;
+	}
+	free(vals);
+	return err;
+}
+
+void loader_untrack(struct loader *l, pid_t pid)
+{
+	__u32 key = (__u32)pid;
+
+	bpf_map_delete_elem(l->procs_fd, &key);
+}

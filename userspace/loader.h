@@ -1,0 +1,29 @@
+/* loader.h - opening, configuring, loading and attaching the BPF side, and
+ * the few map writes userspace makes (tracking processes). */
+#ifndef GO_LOADER_H
+#define GO_LOADER_H
+
+#include <bpf/libbpf.h>
+#include <sys/types.h>
+
+#include "config.h"
+
+struct observer_bpf;
+
+struct loader {
+	struct observer_bpf *skel;
+	struct ring_buffer *rb;
+	int nr_cpus;
+	int procs_fd, conns_fd, stats_fd, codes_fd, drops_fd;
+};
+
+/* Checks what the kernel and the user must provide; prints one line that
+ * says what to do and returns -1 when something is missing. */
+int loader_preflight(void);
+int loader_open(struct loader *l, const struct go_config *c, ring_buffer_sample_fn on_event, void *ctx);
+void loader_close(struct loader *l);
+/* Adds a master or worker to the kernel's filter (and a worker's stats). */
+int loader_track(struct loader *l, pid_t pid, pid_t master, int role);
+void loader_untrack(struct loader *l, pid_t pid);
+
+#endif

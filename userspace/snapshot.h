@@ -1,0 +1,75 @@
+/* snapshot.h - one consistent read of everything the observer knows, as
+ * plain C data. collect.c fills it; the renderers only read it. */
+#ifndef GO_SNAPSHOT_H
+#define GO_SNAPSHOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "discover.h"
+#include "observer.h"
+
+struct code_count {
+	uint32_t code;
+	uint64_t count;
+};
+
+/* Counts by status code, sorted by code. */
+struct code_list {
+	struct code_count *v;
+	size_t n, cap;
+};
+
+int codes_add(struct code_list *l, uint32_t code, uint64_t count);
+void codes_free(struct code_list *l);
+
+/* Request totals of a master: all its workers, gone ones included. */
+struct totals {
+	__u64 requests;
+	__u64 dur_sum_ns;
+	__u64 dur_buckets[GO_MAX_DUR_BOUNDS + 1];
+	struct code_list codes;
+};
+
+/* Adds the requests of one worker to t. */
+int totals_add_worker(struct totals *t, const struct go_worker_stats *s, const struct code_list *codes);
+int totals_add(struct totals *t, const struct totals *o);
+void totals_free(struct totals *t);
+
+struct worker_snap {
+	pid_t pid;
+	pid_t master;
+	struct go_worker_stats st; /* summed over CPUs */
+	struct code_list codes;
+};
+
+struct master_snap {
+	pid_t pid;
+	char app[GO_APP_LEN];
+	uint32_t workers;
+	struct totals t;
+};
+
+/* Histogram bucket upper bounds, without +Inf. */
+struct bounds {
+	const double *dur; /* seconds */
+	size_t ndur;
+	const double *size; /* bytes */
+	size_t nsize;
+};
+
+struct snapshot {
+	struct master_snap *masters;
+	size_t nmasters;
+	struct worker_snap *workers; /* grouped by master, masters' order */
+	size_t nworkers;
+	uint64_t drops[GO_DROP_MAX];
+	uint64_t map_read_failures;
+	struct bounds bounds;
+	const char *version, *libbpf_version, *kernel;
+};
+
+void snapshot_free(struct snapshot *s);
+
+#endif

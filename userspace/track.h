@@ -1,0 +1,24 @@
+/* track.h - which processes are watched: the start-up scan and the
+ * reaction to exec/fork/exit events from the kernel. */
+#ifndef GO_TRACK_H
+#define GO_TRACK_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "loader.h"
+#include "registry.h"
+
+struct tracker {
+	const struct go_config *cfg;
+	struct loader *ld;
+	struct registry reg;
+};
+
+/* Tracks the Gunicorn already running. With --pid, a pid that is not a
+ * Gunicorn process is an error (one line printed, -1 returned). */
+int tracker_scan(struct tracker *t);
+/* ring_buffer_sample_fn for struct go_event records. */
+int tracker_on_event(void *ctx, void *data, size_t len);
+
+#endif
