@@ -37,6 +37,12 @@ static inline int go_is_digit(__u8 c)
 	return c >= '0' && c <= '9';
 }
 
+static inline int go_is_target_start(__u8 c)
+{
+	return c == '/' || c == '*' || c == '[' || go_is_upper(c) || (c >= 'a' && c <= 'z') ||
+	       go_is_digit(c);
+}
+
 static inline int go_match(const __u8 *b, const char *word, int n)
 {
 	for (int i = 0; i < n; i++)
@@ -107,8 +113,9 @@ static inline int go_parse_request_start(const __u8 *b, int n)
 		return GO_METHOD_NONE;
 	if (len == 3 && go_match(b, "PRI", 3))
 		return GO_METHOD_NONE;
-	if (b[len + 1] != '/' && b[len + 1] != '*' && b[len + 1] != 'h' && b[len + 1] != 'H' &&
-	    !go_is_upper(b[len + 1]) && !go_is_digit(b[len + 1]))
+	/* a request target starts with '/', '*', a scheme or an authority
+	 * (CONNECT host:port, [v6]:port) */
+	if (!go_is_target_start(b[len + 1]))
 		return GO_METHOD_NONE;
 	return go_known_method(b, len);
 }

@@ -1,4 +1,5 @@
 /* config.c - defaults, environment and value parsing for the settings. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,4 +87,15 @@ int config_wants_pid(const struct go_config *c, pid_t pid)
 		if (c->pids[i] == pid)
 			return 1;
 	return 0;
+}
+
+int config_check_listen(const struct go_config *c)
+{
+	unsigned char addr[16];
+
+	if (inet_pton(AF_INET, c->listen_addr, addr) == 1 || inet_pton(AF_INET6, c->listen_addr, addr) == 1)
+		return 0;
+	fprintf(stderr, "gunicorn-observer: listen address '%s' is not an IP address: use e.g. 0.0.0.0, 127.0.0.1 or ::\n",
+		c->listen_addr);
+	return -1;
 }

@@ -32,6 +32,9 @@ int config_from_env(struct go_config *c);
 int config_parse_listen(struct go_config *c, const char *s);
 /* Parses a port number 1..65535; -1 on a bad value. */
 int config_parse_port(const char *s, unsigned short *out);
+/* Is the listen address a numeric IPv4 or IPv6 address? Prints one line
+ * and returns -1 when it is not. */
+int config_check_listen(const struct go_config *c);
 /* Is pid one the user asked for (or were none asked for)? */
 int config_wants_pid(const struct go_config *c, pid_t pid);
 

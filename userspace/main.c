@@ -213,6 +213,8 @@ int main(int argc, char **argv)
 	rc = parse_args(argc, argv, &o.cfg);
 	if (rc)
 		return rc > 0 ? 0 : 2;
+	if (config_check_listen(&o.cfg))
+		return 2;
 	log_level = o.cfg.level;
 	uname(&o.uts);
 	if (loader_preflight())

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# run.sh UNIT_TEST_BINARY... - runs the cmocka unit tests, then every
+# integration/test_*.sh, and ends with one line "N passed, N failed".
+# Integration scripts get --ci under CI=true; INTEGRATION_ARGS adds more
+# (e.g. --quick).
+set -u
+cd "$(dirname "$0")/.." || exit 2
+passed=0
+failed=0
+
+count_cmocka() { # output file
+	local p f
+	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$1" | tail -n 1)
+	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$1" | tail -n 1)
+	passed=$((passed + ${p:-0}))
+	failed=$((failed + ${f:-0}))
+}
+
+count_script() { # output file, exit code
+	local line p f
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1)
+	p=$(echo "$line" | sed -n 's/^\([0-9]*\) passed.*/\1/p')
+	f=$(echo "$line" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
+	passed=$((passed + ${p:-0}))
+	failed=$((failed + ${f:-0}))
+	if [ "$2" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then
+		failed=$((failed + 1)) # the script died before counting
+	fi
+}
+
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+for t in "$@"; do
+	echo "== unit: $t"
+	"$t" >"$out" 2>&1
+	rc=$?
+	cat "$out"
+	count_cmocka "$out"
+	if [ $rc -ne 0 ] && ! grep -q '^\[  FAILED  \]' "$out"; then
+		failed=$((failed + 1))
+	fi
+done
+
+args=()
+[ "${CI:-}" = "true" ] && args+=(--ci)
+# shellcheck disable=SC2206
+args+=(${INTEGRATION_ARGS:-})
+for s in integration/test_*.sh; do
+	[ -e "$s" ] || continue
+	echo "== integration: $s ${args[*]}"
+	bash "$s" "${args[@]}" 2>&1 | tee "$out"
+	count_script "$out" "${PIPESTATUS[0]}"
+done
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
