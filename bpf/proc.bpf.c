@@ -10,8 +10,7 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-static __always_inline void emit(__u32 type, __u32 pid, __u32 ppid, __u32 role, __s32 code,
-				 __u64 flags)
+static __always_inline void emit(__u32 type, __u32 pid, __u32 ppid, __u32 role, __s32 code, __u64 flags)
 {
 	struct go_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 

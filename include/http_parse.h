@@ -39,8 +39,7 @@ static inline int go_is_digit(__u8 c)
 
 static inline int go_is_target_start(__u8 c)
 {
-	return c == '/' || c == '*' || c == '[' || go_is_upper(c) || (c >= 'a' && c <= 'z') ||
-	       go_is_digit(c);
+	return c == '/' || c == '*' || c == '[' || go_is_upper(c) || (c >= 'a' && c <= 'z') || go_is_digit(c);
 }
 
 static inline int go_match(const __u8 *b, const char *word, int n)

@@ -9,9 +9,9 @@
 #include <linux/types.h>
 #endif
 
-#define GO_MAX_DUR_BOUNDS 31  /* duration bucket bounds; one more bucket for +Inf */
+#define GO_MAX_DUR_BOUNDS  31 /* duration bucket bounds; one more bucket for +Inf */
 #define GO_MAX_SIZE_BOUNDS 23 /* size bucket bounds; one more bucket for +Inf */
-#define GO_COMM_LEN 16
+#define GO_COMM_LEN        16
 
 #define GO_MAX_PROCS 16384
 #define GO_MAX_CONNS 65536
@@ -26,8 +26,8 @@ enum go_role {
 
 /* procs map value, keyed by tgid. */
 struct go_proc {
-	__u32 master; /* master tgid; equal to the key for a master */
-	__u32 role;   /* enum go_role */
+	__u32 master;   /* master tgid; equal to the key for a master */
+	__u32 role;     /* enum go_role */
 	__u64 start_ns; /* CLOCK_BOOTTIME of the fork, 0 when found by a scan */
 };
 
@@ -44,13 +44,13 @@ struct go_conn_key {
 };
 
 struct go_conn {
-	__u64 accept_ns;   /* tells one connection from a later one on the same fd */
+	__u64 accept_ns;    /* tells one connection from a later one on the same fd */
 	__u64 req_start_ns; /* first byte of the current request */
 	__u64 last_send_ns; /* last response byte of the current request */
 	__u64 req_bytes;
 	__u64 resp_bytes;
 	__u32 status;
-	__u8 state; /* enum go_conn_state */
+	__u8 state;  /* enum go_conn_state */
 	__u8 method; /* enum go_method */
 	__u8 pad[2];
 };
@@ -101,8 +101,8 @@ enum go_event_type {
 struct go_event {
 	__u32 type; /* enum go_event_type */
 	__u32 pid;
-	__u32 ppid;   /* parent tgid (exec), master tgid (fork, exit) */
-	__u32 role;   /* exit: enum go_role of the process that ended */
+	__u32 ppid; /* parent tgid (exec), master tgid (fork, exit) */
+	__u32 role; /* exit: enum go_role of the process that ended */
 	__s32 exit_code;
 	__u32 pad;
 	__u64 ts_ns;

@@ -8,7 +8,7 @@
 #include "config.h"
 
 static const double default_dur[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-				       0.5,   1,      2.5,   5,    10,    30,   60 };
+				      0.5,   1,      2.5,   5,    10,    30,   60 };
 static const double default_size[] = { 128, 512, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304 };
 
 void config_defaults(struct go_config *c)
@@ -66,14 +66,18 @@ int config_from_env(struct go_config *c)
 
 	if (v && *v) {
 		if (strlen(v) >= sizeof(c->listen_addr)) {
-			fprintf(stderr, "gunicorn-observer: PROMETHEUS_BIND_ADDRESS is too long: set it to an IP address\n");
+			fprintf(stderr, "gunicorn-observer: PROMETHEUS_BIND_ADDRESS is too long: set it to "
+					"an IP address\n");
 			return -1;
 		}
 		snprintf(c->listen_addr, sizeof(c->listen_addr), "%s", v);
 	}
 	v = getenv("PROMETHEUS_METRICS_PORT");
 	if (v && *v && config_parse_port(v, &c->listen_port)) {
-		fprintf(stderr, "gunicorn-observer: PROMETHEUS_METRICS_PORT='%s' is not a port: set it to a number from 1 to 65535\n", v);
+		fprintf(stderr,
+			"gunicorn-observer: PROMETHEUS_METRICS_PORT='%s' is not a port: set it to a number "
+			"from 1 to 65535\n",
+			v);
 		return -1;
 	}
 	return 0;
@@ -95,7 +99,9 @@ int config_check_listen(const struct go_config *c)
 
 	if (inet_pton(AF_INET, c->listen_addr, addr) == 1 || inet_pton(AF_INET6, c->listen_addr, addr) == 1)
 		return 0;
-	fprintf(stderr, "gunicorn-observer: listen address '%s' is not an IP address: use e.g. 0.0.0.0, 127.0.0.1 or ::\n",
+	fprintf(stderr,
+		"gunicorn-observer: listen address '%s' is not an IP address: use e.g. 0.0.0.0, 127.0.0.1 or "
+		"::\n",
 		c->listen_addr);
 	return -1;
 }

@@ -72,12 +72,29 @@ enum gunicorn_kind gunicorn_kind(const struct cmdline *c)
 static int is_flag(const char *opt)
 {
 	static const char *const flags[] = {
-		"--reload", "--spew", "--check-config", "--print-config", "--preload",
-		"--no-sendfile", "--reuse-port", "-D", "--daemon", "--initgroups",
-		"--capture-output", "--log-syslog", "--enable-stdio-inheritance",
-		"--disable-redirect-access-to-syslog", "--strip-header-spaces",
-		"--do-handshake-on-connect", "--suppress-ragged-eofs", "--proxy-protocol",
-		"-R", "-v", "--version", "-h", "--help",
+		"--reload",
+		"--spew",
+		"--check-config",
+		"--print-config",
+		"--preload",
+		"--no-sendfile",
+		"--reuse-port",
+		"-D",
+		"--daemon",
+		"--initgroups",
+		"--capture-output",
+		"--log-syslog",
+		"--enable-stdio-inheritance",
+		"--disable-redirect-access-to-syslog",
+		"--strip-header-spaces",
+		"--do-handshake-on-connect",
+		"--suppress-ragged-eofs",
+		"--proxy-protocol",
+		"-R",
+		"-v",
+		"--version",
+		"-h",
+		"--help",
 	};
 
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
@@ -99,8 +116,8 @@ static int first_option(const struct cmdline *c)
 }
 
 /* Value of option LONG or SHORT in its "--x v", "--x=v" or "-xv" forms. */
-static const char *option_value(const char *arg, const char *next, const char *lng,
-				const char *shrt, int *used_next)
+static const char *option_value(const char *arg, const char *next, const char *lng, const char *shrt,
+				int *used_next)
 {
 	size_t n = strlen(lng);
 

@@ -12,10 +12,10 @@
 #define GO_APP_LEN 128
 
 enum gunicorn_kind {
-	GK_NONE = 0,  /* not Gunicorn */
-	GK_PLAIN,     /* a Gunicorn command line; master or worker by ancestry */
-	GK_MASTER,    /* a proc title "gunicorn: master [...]" */
-	GK_WORKER,    /* a proc title "gunicorn: worker [...]" */
+	GK_NONE = 0, /* not Gunicorn */
+	GK_PLAIN,    /* a Gunicorn command line; master or worker by ancestry */
+	GK_MASTER,   /* a proc title "gunicorn: master [...]" */
+	GK_WORKER,   /* a proc title "gunicorn: worker [...]" */
 };
 
 struct found {

@@ -6,9 +6,9 @@
 #include "expo.h"
 
 static const char *const drop_reasons[GO_DROP_MAX] = {
-	[GO_DROP_CONN_MAP_FULL] = "conn_map_full",   [GO_DROP_STASH_MAP_FULL] = "stash_map_full",
-	[GO_DROP_STATS_MISSING] = "stats_missing",   [GO_DROP_CODE_MAP_FULL] = "code_map_full",
-	[GO_DROP_PROC_MAP_FULL] = "proc_map_full",   [GO_DROP_RINGBUF_FULL] = "ringbuf_full",
+	[GO_DROP_CONN_MAP_FULL] = "conn_map_full",  [GO_DROP_STASH_MAP_FULL] = "stash_map_full",
+	[GO_DROP_STATS_MISSING] = "stats_missing",  [GO_DROP_CODE_MAP_FULL] = "code_map_full",
+	[GO_DROP_PROC_MAP_FULL] = "proc_map_full",  [GO_DROP_RINGBUF_FULL] = "ringbuf_full",
 	[GO_DROP_READ_FAILED] = "user_read_failed",
 };
 
@@ -130,7 +130,8 @@ static void worker_histograms(struct strbuf *out, struct strbuf *lb, const struc
 
 static void render_workers(const struct snapshot *s, struct strbuf *out, struct strbuf *lb)
 {
-	family(out, "gunicorn_worker_requests_total", "counter", "HTTP requests completed (response sent) by the worker.");
+	family(out, "gunicorn_worker_requests_total", "counter",
+	       "HTTP requests completed (response sent) by the worker.");
 	worker_scalar(out, lb, s, "gunicorn_worker_requests_total", W_REQUESTS);
 
 	family(out, "gunicorn_worker_request_duration_seconds", "histogram",
@@ -186,8 +187,8 @@ static void render_masters(const struct snapshot *s, struct strbuf *out, struct 
 	for (size_t i = 0; i < s->nmasters; i++) {
 		const struct master_snap *m = &s->masters[i];
 
-		histogram(out, "gunicorn_request_duration_seconds", mlabels(lb, m), s->bounds.dur, s->bounds.ndur,
-			  m->t.dur_buckets, m->t.requests, (double)m->t.dur_sum_ns / 1e9);
+		histogram(out, "gunicorn_request_duration_seconds", mlabels(lb, m), s->bounds.dur,
+			  s->bounds.ndur, m->t.dur_buckets, m->t.requests, (double)m->t.dur_sum_ns / 1e9);
 	}
 	family(out, "gunicorn_master_workers", "gauge", "Live workers of the master now.");
 	for (size_t i = 0; i < s->nmasters; i++)
@@ -197,7 +198,8 @@ static void render_masters(const struct snapshot *s, struct strbuf *out, struct 
 
 static void render_observer(const struct snapshot *s, double scrape_seconds, struct strbuf *out)
 {
-	family(out, "gunicorn_observer_build_info", "gauge", "Always 1; labels name the build and the kernel.");
+	family(out, "gunicorn_observer_build_info", "gauge",
+	       "Always 1; labels name the build and the kernel.");
 	sb_puts(out, "gunicorn_observer_build_info{version=\"");
 	expo_escape(out, s->version ? s->version : "");
 	sb_puts(out, "\",libbpf=\"");
@@ -209,13 +211,15 @@ static void render_observer(const struct snapshot *s, double scrape_seconds, str
 	sb_printf(out, "gunicorn_observer_tracked_masters %zu\n", s->nmasters);
 	family(out, "gunicorn_observer_tracked_workers", "gauge", "Gunicorn workers being observed.");
 	sb_printf(out, "gunicorn_observer_tracked_workers %zu\n", s->nworkers);
-	family(out, "gunicorn_observer_events_dropped_total", "counter", "Events that could not be counted, by reason.");
+	family(out, "gunicorn_observer_events_dropped_total", "counter",
+	       "Events that could not be counted, by reason.");
 	for (int i = 0; i < GO_DROP_MAX; i++)
-		sb_printf(out, "gunicorn_observer_events_dropped_total{reason=\"%s\"} %llu\n", drop_reasons[i],
-			  (unsigned long long)s->drops[i]);
+		sb_printf(out, "gunicorn_observer_events_dropped_total{reason=\"%s\"} %llu\n",
+			  drop_reasons[i], (unsigned long long)s->drops[i]);
 	sb_printf(out, "gunicorn_observer_events_dropped_total{reason=\"map_read_failed\"} %llu\n",
 		  (unsigned long long)s->map_read_failures);
-	family(out, "gunicorn_observer_scrape_duration_seconds", "gauge", "Time taken to build the previous exposition.");
+	family(out, "gunicorn_observer_scrape_duration_seconds", "gauge",
+	       "Time taken to build the previous exposition.");
 	sb_printf(out, "gunicorn_observer_scrape_duration_seconds %.6f\n", scrape_seconds);
 }
 

@@ -17,11 +17,11 @@
 #define CT_TEXT "text/plain; version=0.0.4; charset=utf-8"
 
 static const char landing[] =
-	"<html><head><title>gunicorn-observer</title></head><body>\n"
-	"<h1>gunicorn-observer</h1>\n"
-	"<p>eBPF observer of Gunicorn masters and workers.</p>\n"
-	"<p><a href=\"/metrics\">/metrics</a> &middot; <a href=\"/healthz\">/healthz</a></p>\n"
-	"</body></html>\n";
+    "<html><head><title>gunicorn-observer</title></head><body>\n"
+    "<h1>gunicorn-observer</h1>\n"
+    "<p>eBPF observer of Gunicorn masters and workers.</p>\n"
+    "<p><a href=\"/metrics\">/metrics</a> &middot; <a href=\"/healthz\">/healthz</a></p>\n"
+    "</body></html>\n";
 
 struct http_server {
 	struct MHD_Daemon *d;
@@ -90,7 +90,9 @@ static int bind_socket(const char *addr, unsigned short port, int *family)
 	snprintf(ports, sizeof(ports), "%u", port);
 	err = getaddrinfo(addr, ports, &hints, &ai);
 	if (err) {
-		fprintf(stderr, "gunicorn-observer: listen address '%s' is not an IP address: use e.g. --listen 0.0.0.0:%u\n",
+		fprintf(stderr,
+			"gunicorn-observer: listen address '%s' is not an IP address: use e.g. --listen "
+			"0.0.0.0:%u\n",
 			addr, port);
 		return -1;
 	}
@@ -104,10 +106,13 @@ static int bind_socket(const char *addr, unsigned short port, int *family)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 64)) {
 		if (errno == EADDRINUSE)
-			fprintf(stderr, "gunicorn-observer: port %u on %s is already in use: pick another with --listen ADDR:PORT\n",
+			fprintf(stderr,
+				"gunicorn-observer: port %u on %s is already in use: pick another with "
+				"--listen ADDR:PORT\n",
 				port, addr);
 		else
-			fprintf(stderr, "gunicorn-observer: cannot listen on %s:%u: %s\n", addr, port, strerror(errno));
+			fprintf(stderr, "gunicorn-observer: cannot listen on %s:%u: %s\n", addr, port,
+				strerror(errno));
 		close(fd);
 		freeaddrinfo(ai);
 		return -1;

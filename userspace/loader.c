@@ -36,21 +36,28 @@ static int tracefs_ready(void)
 int loader_preflight(void)
 {
 	if (geteuid() != 0) {
-		fprintf(stderr, "gunicorn-observer: must run as root (it loads BPF programs): run it with sudo\n");
+		fprintf(stderr,
+			"gunicorn-observer: must run as root (it loads BPF programs): run it with sudo\n");
 		return -1;
 	}
 	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
-		fprintf(stderr, "gunicorn-observer: /sys/kernel/btf/vmlinux is missing: run a kernel built with CONFIG_DEBUG_INFO_BTF=y (5.8 or later)\n");
+		fprintf(stderr, "gunicorn-observer: /sys/kernel/btf/vmlinux is missing: run a kernel built "
+				"with CONFIG_DEBUG_INFO_BTF=y (5.8 or later)\n");
 		return -1;
 	}
 	if (!tracefs_ready() && mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL) != 0 &&
 	    errno != EBUSY) {
-		fprintf(stderr, "gunicorn-observer: tracefs is not mounted and mounting it failed (%s): run 'mount -t tracefs nodev /sys/kernel/tracing'\n",
+		fprintf(stderr,
+			"gunicorn-observer: tracefs is not mounted and mounting it failed (%s): run 'mount "
+			"-t tracefs nodev /sys/kernel/tracing'\n",
 			strerror(errno));
 		return -1;
 	}
 	if (!tracefs_ready()) {
-		fprintf(stderr, "gunicorn-observer: no syscall tracepoints under /sys/kernel/tracing/events/syscalls: run a kernel built with CONFIG_FTRACE_SYSCALLS=y\n");
+		fprintf(
+		    stderr,
+		    "gunicorn-observer: no syscall tracepoints under /sys/kernel/tracing/events/syscalls: "
+		    "run a kernel built with CONFIG_FTRACE_SYSCALLS=y\n");
 		return -1;
 	}
 	return 0;
@@ -74,7 +81,8 @@ int loader_open(struct loader *l, const struct go_config *c, ring_buffer_sample_
 	libbpf_set_print(libbpf_print);
 	l->nr_cpus = libbpf_num_possible_cpus();
 	if (l->nr_cpus <= 0) {
-		fprintf(stderr, "gunicorn-observer: cannot count CPUs from /sys/devices/system/cpu/possible\n");
+		fprintf(stderr,
+			"gunicorn-observer: cannot count CPUs from /sys/devices/system/cpu/possible\n");
 		return -1;
 	}
 	l->skel = observer_bpf__open();
@@ -85,19 +93,24 @@ int loader_open(struct loader *l, const struct go_config *c, ring_buffer_sample_
 	set_bounds(l->skel, c);
 	err = observer_bpf__load(l->skel);
 	if (err) {
-		fprintf(stderr, "gunicorn-observer: the kernel refused the BPF programs (%s): run with --log-level debug to see the verifier log\n",
+		fprintf(stderr,
+			"gunicorn-observer: the kernel refused the BPF programs (%s): run with --log-level "
+			"debug to see the verifier log\n",
 			strerror(-err));
 		goto fail;
 	}
 	err = observer_bpf__attach(l->skel);
 	if (err) {
-		fprintf(stderr, "gunicorn-observer: attaching to tracepoints failed (%s): check that tracefs is mounted and the syscalls/sched tracepoints exist\n",
+		fprintf(stderr,
+			"gunicorn-observer: attaching to tracepoints failed (%s): check that tracefs is "
+			"mounted and the syscalls/sched tracepoints exist\n",
 			strerror(-err));
 		goto fail;
 	}
 	l->rb = ring_buffer__new(bpf_map__fd(l->skel->maps.events), on_event, ctx, NULL);
 	if (!l->rb) {
-		fprintf(stderr, "gunicorn-observer: cannot open the event ring buffer: %s\n", strerror(errno));
+		fprintf(stderr, "gunicorn-observer: cannot open the event ring buffer: %s\n",
+			strerror(errno));
 		goto fail;
 	}
 	l->procs_fd = bpf_map__fd(l->skel->maps.procs);

@@ -40,16 +40,15 @@ struct observer {
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: gunicorn-observer [OPTIONS]\n"
-		"Observe every Gunicorn master and worker on this host with eBPF and serve\n"
-		"Prometheus metrics. Needs root, a kernel with BTF and tracefs.\n\n"
-		"  -l, --listen ADDR:PORT  where to serve /metrics (default 0.0.0.0:9093;\n"
-		"                          env PROMETHEUS_BIND_ADDRESS, PROMETHEUS_METRICS_PORT)\n"
-		"  -p, --pid PID           observe only this master (repeatable)\n"
-		"      --log-level LEVEL   error, warn, info (default) or debug\n"
-		"  -h, --help              show this help\n"
-		"  -V, --version           show the version\n");
+	fprintf(f, "Usage: gunicorn-observer [OPTIONS]\n"
+		   "Observe every Gunicorn master and worker on this host with eBPF and serve\n"
+		   "Prometheus metrics. Needs root, a kernel with BTF and tracefs.\n\n"
+		   "  -l, --listen ADDR:PORT  where to serve /metrics (default 0.0.0.0:9093;\n"
+		   "                          env PROMETHEUS_BIND_ADDRESS, PROMETHEUS_METRICS_PORT)\n"
+		   "  -p, --pid PID           observe only this master (repeatable)\n"
+		   "      --log-level LEVEL   error, warn, info (default) or debug\n"
+		   "  -h, --help              show this help\n"
+		   "  -V, --version           show the version\n");
 }
 
 static int parse_pid(const char *s, pid_t *out)
@@ -67,9 +66,9 @@ static int parse_pid(const char *s, pid_t *out)
 static int parse_args(int argc, char **argv, struct go_config *c)
 {
 	static const struct option opts[] = {
-		{ "listen", required_argument, NULL, 'l' }, { "pid", required_argument, NULL, 'p' },
+		{ "listen", required_argument, NULL, 'l' },    { "pid", required_argument, NULL, 'p' },
 		{ "log-level", required_argument, NULL, 'L' }, { "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },       { NULL, 0, NULL, 0 },
+		{ "version", no_argument, NULL, 'V' },         { NULL, 0, NULL, 0 },
 	};
 	int o;
 
@@ -78,24 +77,34 @@ static int parse_args(int argc, char **argv, struct go_config *c)
 		switch (o) {
 		case 'l':
 			if (config_parse_listen(c, optarg)) {
-				fprintf(stderr, "gunicorn-observer: --listen '%s' is not ADDR:PORT: use e.g. 0.0.0.0:9093 or [::]:9093\n", optarg);
+				fprintf(stderr,
+					"gunicorn-observer: --listen '%s' is not ADDR:PORT: use e.g. "
+					"0.0.0.0:9093 or [::]:9093\n",
+					optarg);
 				return -1;
 			}
 			break;
 		case 'p':
 			if (c->npids == GO_MAX_PIDS) {
-				fprintf(stderr, "gunicorn-observer: too many --pid options: at most %d\n", GO_MAX_PIDS);
+				fprintf(stderr, "gunicorn-observer: too many --pid options: at most %d\n",
+					GO_MAX_PIDS);
 				return -1;
 			}
 			if (parse_pid(optarg, &c->pids[c->npids])) {
-				fprintf(stderr, "gunicorn-observer: --pid '%s' is not a process id: give a positive number\n", optarg);
+				fprintf(stderr,
+					"gunicorn-observer: --pid '%s' is not a process id: give a positive "
+					"number\n",
+					optarg);
 				return -1;
 			}
 			c->npids++;
 			break;
 		case 'L':
 			if (log_level_parse(optarg, &c->level)) {
-				fprintf(stderr, "gunicorn-observer: --log-level '%s' is unknown: use error, warn, info or debug\n", optarg);
+				fprintf(stderr,
+					"gunicorn-observer: --log-level '%s' is unknown: use error, warn, "
+					"info or debug\n",
+					optarg);
 				return -1;
 			}
 			break;
@@ -106,10 +115,12 @@ static int parse_args(int argc, char **argv, struct go_config *c)
 			printf("gunicorn-observer %s (libbpf %s)\n", GO_VERSION, libbpf_version_string());
 			return 1;
 		case ':':
-			fprintf(stderr, "gunicorn-observer: %s needs a value: see --help\n", argv[optind - 1]);
+			fprintf(stderr, "gunicorn-observer: %s needs a value: see --help\n",
+				argv[optind - 1]);
 			return -1;
 		default:
-			fprintf(stderr, "gunicorn-observer: unknown option '%s': see --help\n", argv[optind - 1]);
+			fprintf(stderr, "gunicorn-observer: unknown option '%s': see --help\n",
+				argv[optind - 1]);
 			return -1;
 		}
 	}

@@ -48,7 +48,9 @@ int tracker_scan(struct tracker *t)
 	if (t->cfg->npids) {
 		for (size_t i = 0; i < t->cfg->npids; i++) {
 			if (track_master(t, t->cfg->pids[i])) {
-				fprintf(stderr, "gunicorn-observer: --pid %d is not a running Gunicorn process: give the pid of a Gunicorn master\n",
+				fprintf(stderr,
+					"gunicorn-observer: --pid %d is not a running Gunicorn process: give "
+					"the pid of a Gunicorn master\n",
 					(int)t->cfg->pids[i]);
 				return -1;
 			}
@@ -56,7 +58,8 @@ int tracker_scan(struct tracker *t)
 		return 0;
 	}
 	if (discover_scan(t->cfg->proc_root, &l)) {
-		fprintf(stderr, "gunicorn-observer: cannot scan %s for Gunicorn processes\n", t->cfg->proc_root);
+		fprintf(stderr, "gunicorn-observer: cannot scan %s for Gunicorn processes\n",
+			t->cfg->proc_root);
 		found_list_free(&l);
 		return -1;
 	}
@@ -95,7 +98,8 @@ static void on_exit_event(struct tracker *t, const struct go_event *e)
 		return;
 	}
 	if (code & 0x7f)
-		log_debug("worker %d of master %d killed by signal %d", (int)e->pid, (int)e->ppid, code & 0x7f);
+		log_debug("worker %d of master %d killed by signal %d", (int)e->pid, (int)e->ppid,
+			  code & 0x7f);
 	else
 		log_debug("worker %d of master %d exited with status %d", (int)e->pid, (int)e->ppid,
 			  (code >> 8) & 0xff);
