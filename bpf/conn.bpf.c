@@ -12,6 +12,10 @@
 #include "http_parse.h"
 #include "buckets.h"
 
+/* asm-generic/errno-base.h, the same on every architecture we build for */
+#define EINTR  4
+#define EAGAIN 11
+
 /* How a stashed syscall passes its data. */
 enum io_kind {
 	IO_BUF = 0,    /* read, recvfrom, write, sendto: a plain buffer */
@@ -77,8 +81,16 @@ static __always_inline void finish_request(__u32 tgid, struct go_conn *c)
 {
 	struct go_worker_stats *s;
 
-	if (c->state == GO_CONN_RESPONSE) {
+	/* A response that could not be written was not sent: Gunicorn logs
+	 * no access line for it either. */
+	if (c->state == GO_CONN_RESPONSE && !c->send_failed) {
 		record_request(tgid, c);
+	} else if (c->state == GO_CONN_RESPONSE) {
+		s = bpf_map_lookup_elem(&stats, &tgid);
+		if (s)
+			s->aborted += 1;
+		else
+			count_drop(GO_DROP_STATS_MISSING);
 	} else if (c->state == GO_CONN_REQUEST) {
 		s = bpf_map_lookup_elem(&stats, &tgid);
 		if (s) {
@@ -89,6 +101,7 @@ static __always_inline void finish_request(__u32 tgid, struct go_conn *c)
 		}
 	}
 	c->state = GO_CONN_IDLE;
+	c->send_failed = 0;
 	c->req_bytes = 0;
 	c->resp_bytes = 0;
 	c->status = 0;
@@ -200,6 +213,7 @@ static __always_inline void start_request(__u32 tgid, struct go_conn *c, long re
 	c->req_bytes = ret;
 	c->resp_bytes = 0;
 	c->status = 0;
+	c->send_failed = 0;
 	if (s)
 		s->in_flight += 1;
 	else
@@ -243,13 +257,19 @@ static __always_inline int on_write_exit(long ret)
 	__u8 buf[GO_PEEK_LEN] = {};
 	int n, code;
 
-	if (unstash_io(&a) || ret <= 0)
+	if (unstash_io(&a) || ret == 0)
 		return 0;
 	key.tgid = bpf_get_current_pid_tgid() >> 32;
 	key.fd = a.fd;
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (!c || c->state == GO_CONN_IDLE)
 		return 0;
+	if (ret < 0) {
+		/* EPIPE, ECONNRESET...; a full non-blocking socket is retried */
+		if (ret != -EAGAIN && ret != -EINTR)
+			c->send_failed = 1;
+		return 0;
+	}
 	if (c->state == GO_CONN_REQUEST) {
 		n = peek(&a, ret, buf);
 		code = go_parse_status_line(buf, n);

@@ -50,9 +50,10 @@ struct go_conn {
 	__u64 req_bytes;
 	__u64 resp_bytes;
 	__u32 status;
-	__u8 state;  /* enum go_conn_state */
-	__u8 method; /* enum go_method */
-	__u8 pad[2];
+	__u8 state;       /* enum go_conn_state */
+	__u8 method;      /* enum go_method */
+	__u8 send_failed; /* a write of the response failed: the peer is gone */
+	__u8 pad;
 };
 
 /* Per worker aggregates, in a per-CPU hash keyed by worker tgid. Counters
