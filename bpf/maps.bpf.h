@@ -66,12 +66,43 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps") __weak;
 
+/* Signals delivered to masters. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, GO_MAX_MSIGS);
+	__type(key, struct go_sig_key);
+	__type(value, __u64);
+} msigs SEC(".maps") __weak;
+
 static __always_inline void count_drop(__u32 reason)
 {
 	__u64 *n = bpf_map_lookup_elem(&drops, &reason);
 
 	if (n)
 		*n += 1;
+}
+
+/* Reserves a process event; the caller fills what else it knows and
+ * submits it. NULL (and a counted drop) when the ring buffer is full. */
+static __always_inline struct go_event *event_new(__u32 type, __u32 pid, __u32 ppid, __u32 role, __s32 code)
+{
+	struct go_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		count_drop(GO_DROP_RINGBUF_FULL);
+		return NULL;
+	}
+	e->type = type;
+	e->pid = pid;
+	e->ppid = ppid;
+	e->role = role;
+	e->code = code;
+	e->pad = 0;
+	e->ts_ns = bpf_ktime_get_boot_ns();
+	e->cpu_ns = 0;
+	e->maxrss_pages = 0;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	return e;
 }
 
 #endif /* GO_MAPS_BPF_H */

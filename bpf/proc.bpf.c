@@ -10,23 +10,12 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-static __always_inline void emit(__u32 type, __u32 pid, __u32 ppid, __u32 role, __s32 code, __u64 flags)
+static __always_inline void emit(__u32 type, __u32 pid, __u32 ppid, __u32 role)
 {
-	struct go_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	struct go_event *e = event_new(type, pid, ppid, role, 0);
 
-	if (!e) {
-		count_drop(GO_DROP_RINGBUF_FULL);
-		return;
-	}
-	e->type = type;
-	e->pid = pid;
-	e->ppid = ppid;
-	e->role = role;
-	e->exit_code = code;
-	e->pad = 0;
-	e->ts_ns = bpf_ktime_get_boot_ns();
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	bpf_ringbuf_submit(e, flags);
+	if (e)
+		bpf_ringbuf_submit(e, 0);
 }
 
 static __always_inline void create_stats(__u32 tgid, __u32 master)
@@ -66,7 +55,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 		return 0;
 	}
 	create_stats(ctgid, ptgid);
-	emit(GO_EV_FORK, ctgid, ptgid, GO_ROLE_WORKER, 0, 0);
+	emit(GO_EV_FORK, ctgid, ptgid, GO_ROLE_WORKER);
 	return 0;
 }
 
@@ -93,7 +82,7 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	    !has_prefix(comm, "pypy", 4) && !bpf_map_lookup_elem(&procs, &tgid) &&
 	    !bpf_map_lookup_elem(&procs, &ppid))
 		return 0;
-	emit(GO_EV_EXEC, tgid, ppid, 0, 0, 0);
+	emit(GO_EV_EXEC, tgid, ppid, 0);
 	return 0;
 }
 
@@ -102,6 +91,7 @@ int BPF_PROG(on_exit, struct task_struct *task)
 {
 	__u32 tgid = task->tgid;
 	struct go_proc *p;
+	struct go_event *e;
 	__u32 master, role;
 
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
@@ -112,6 +102,36 @@ int BPF_PROG(on_exit, struct task_struct *task)
 	master = p->master;
 	role = p->role;
 	bpf_map_delete_elem(&procs, &tgid);
-	emit(GO_EV_EXIT, tgid, master, role, task->exit_code, 0);
+	e = event_new(GO_EV_EXIT, tgid, master, role, task->exit_code);
+	if (!e)
+		return 0;
+	/* the threads reaped before this last one left their time in signal */
+	e->cpu_ns = task->se.sum_exec_runtime + BPF_CORE_READ(task, signal, sum_sched_runtime);
+	e->maxrss_pages = BPF_CORE_READ(task, signal, maxrss);
+	bpf_ringbuf_submit(e, 0);
 	return 0;
+}
+
+/* Gunicorn workers prove they are alive by touching a temp file: fchmod
+ * with mode 0 or 1 (gunicorn < 21) or utime on its descriptor (later). */
+static __always_inline int heartbeat(void)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct go_worker_stats *s = bpf_map_lookup_elem(&stats, &tgid);
+
+	if (s)
+		s->heartbeat_ns = bpf_ktime_get_ns();
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_fchmod")
+int enter_fchmod(struct trace_event_raw_sys_enter *ctx)
+{
+	return ctx->args[1] <= 1 ? heartbeat() : 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_utimensat")
+int enter_utimensat(struct trace_event_raw_sys_enter *ctx)
+{
+	return ctx->args[1] == 0 ? heartbeat() : 0; /* utimensat(fd, NULL, ...) */
 }

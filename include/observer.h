@@ -17,6 +17,7 @@
 #define GO_MAX_CONNS 65536
 #define GO_MAX_CODES 16384
 #define GO_MAX_STASH 16384
+#define GO_MAX_MSIGS 4096
 
 /* Role of a tracked process in the procs map. */
 enum go_role {
@@ -69,6 +70,7 @@ struct go_worker_stats {
 	__u64 dur_sum_ns;
 	__u64 req_bytes_sum;
 	__u64 resp_bytes_sum;
+	__u64 heartbeat_ns; /* last heartbeat (fchmod/utime of its temp file), max over CPUs */
 	__u64 dur_buckets[GO_MAX_DUR_BOUNDS + 1];
 	__u64 req_buckets[GO_MAX_SIZE_BOUNDS + 1];
 	__u64 resp_buckets[GO_MAX_SIZE_BOUNDS + 1];
@@ -97,16 +99,26 @@ enum go_event_type {
 	GO_EV_EXEC = 1,
 	GO_EV_FORK = 2,
 	GO_EV_EXIT = 3,
+	GO_EV_SIGNAL = 4, /* a signal generated for a tracked process */
+	GO_EV_OOM = 5,    /* the OOM killer chose a tracked process */
+};
+
+/* Signals delivered to masters, counted by {master tgid, signal}. */
+struct go_sig_key {
+	__u32 tgid;
+	__u32 sig;
 };
 
 struct go_event {
 	__u32 type; /* enum go_event_type */
-	__u32 pid;
-	__u32 ppid; /* parent tgid (exec), master tgid (fork, exit) */
-	__u32 role; /* exit: enum go_role of the process that ended */
-	__s32 exit_code;
+	__u32 pid;  /* the process the event is about (tgid) */
+	__u32 ppid; /* exec: parent tgid; fork, exit: master tgid; signal: sender tgid */
+	__u32 role; /* enum go_role of pid, 0 when untracked */
+	__s32 code; /* exit: the kernel's exit code; signal: the signal number */
 	__u32 pad;
 	__u64 ts_ns;
+	__u64 cpu_ns;    /* exit: CPU time the process used */
+	__u64 maxrss_pages; /* exit: its peak resident set size, in pages */
 	char comm[GO_COMM_LEN];
 };
 

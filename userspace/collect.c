@@ -3,18 +3,37 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 
 #include "collect.h"
 #include "log.h"
+#include "procfs.h"
 
 /* A worker whose stats were read: live ones go to the snapshot, gone ones
  * are folded into their master. */
 struct wread {
 	struct worker_snap w;
 	int live;
+	__u64 oldest_request_ns; /* start of its oldest unanswered request, 0 for none */
 };
+
+/* The clocks a snapshot is read against, in seconds. */
+struct clocks {
+	double mono; /* CLOCK_MONOTONIC: bpf_ktime_get_ns() */
+	double boot; /* CLOCK_BOOTTIME: /proc start times */
+	double real;
+};
+
+static double clock_s(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 struct wlist {
 	struct wread *v;
@@ -65,6 +84,8 @@ static void sum_stats(const struct go_worker_stats *cpu, int n, struct go_worker
 		out->dur_sum_ns += s->dur_sum_ns;
 		out->req_bytes_sum += s->req_bytes_sum;
 		out->resp_bytes_sum += s->resp_bytes_sum;
+		if (s->heartbeat_ns > out->heartbeat_ns)
+			out->heartbeat_ns = s->heartbeat_ns;
 		for (int i = 0; i <= GO_MAX_DUR_BOUNDS; i++)
 			out->dur_buckets[i] += s->dur_buckets[i];
 		for (int i = 0; i <= GO_MAX_SIZE_BOUNDS; i++) {
@@ -72,6 +93,20 @@ static void sum_stats(const struct go_worker_stats *cpu, int n, struct go_worker
 			out->resp_buckets[i] += s->resp_buckets[i];
 		}
 	}
+}
+
+int collect_worker_stats(struct loader *l, pid_t pid, struct go_worker_stats *out)
+{
+	struct go_worker_stats *cpu = calloc((size_t)l->nr_cpus, sizeof(*cpu));
+	__u32 key = (__u32)pid;
+	int rc = -1;
+
+	if (cpu && bpf_map_lookup_elem(l->stats_fd, &key, cpu) == 0) {
+		sum_stats(cpu, l->nr_cpus, out);
+		rc = 0;
+	}
+	free(cpu);
+	return rc;
 }
 
 static int is_live_worker(struct loader *l, __u32 tgid)
@@ -141,6 +176,39 @@ static int read_codes(struct loader *l, struct snapshot *s, struct wlist *w)
 	}
 	free(cpu);
 	return rc;
+}
+
+/* Marks each worker with the start of its oldest unanswered request. */
+static void read_busy(struct loader *l, struct snapshot *s, struct wlist *w)
+{
+	enum { BATCH = 256 };
+	struct go_conn_key keys[BATCH];
+	struct go_conn vals[BATCH];
+	__u64 in = 0, out = 0;
+	void *inp = NULL;
+
+	for (;;) {
+		__u32 n = BATCH;
+		int err = bpf_map_lookup_batch(l->conns_fd, inp, &out, keys, vals, &n, NULL);
+
+		if (err && errno != ENOENT) {
+			s->map_read_failures++;
+			return;
+		}
+		for (__u32 i = 0; i < n; i++) {
+			struct wread *r;
+
+			if (vals[i].state != GO_CONN_REQUEST)
+				continue;
+			r = wlist_find(w, (pid_t)keys[i].tgid);
+			if (r && (!r->oldest_request_ns || vals[i].req_start_ns < r->oldest_request_ns))
+				r->oldest_request_ns = vals[i].req_start_ns;
+		}
+		if (err) /* ENOENT: that was the last batch */
+			return;
+		in = out;
+		inp = &in;
+	}
 }
 
 /* Deletes every entry of map fd whose key starts with a tgid in gone[]:
@@ -219,6 +287,7 @@ static void prune_masters(struct loader *l, struct registry *r)
 			continue;
 		}
 		log_info("master %d (%s) is gone", (int)r->v[i].pid, r->v[i].app);
+		delete_by_tgid(l->msigs_fd, sizeof(struct go_sig_key), &key, 1);
 		registry_remove(r, r->v[i].pid);
 	}
 }
@@ -241,10 +310,92 @@ static void read_drops(struct loader *l, struct snapshot *s)
 	free(cpu);
 }
 
+/* The stuck threshold of a master's workers, in seconds. */
+static double stuck_after(const struct go_config *c, const struct master_rec *m)
+{
+	if (c->stuck_threshold > 0)
+		return c->stuck_threshold;
+	return m->timeout_s > 0 ? m->timeout_s / 2 : 15;
+}
+
+/* State, heartbeat age, and the /proc figures of one live worker. */
+static void worker_extras(struct registry *r, const struct go_config *c, const struct clocks *now,
+			  const struct master_rec *m, struct wread *x)
+{
+	struct worker_snap *w = &x->w;
+	double hz = (double)sysconf(_SC_CLK_TCK), busy_for;
+	struct worker_rec *rec;
+	struct pidstat ps;
+
+	w->heartbeat_age = w->st.heartbeat_ns ? now->mono - (double)w->st.heartbeat_ns / 1e9 : -1;
+	w->state = WORKER_IDLE;
+	if (x->oldest_request_ns) {
+		busy_for = now->mono - (double)x->oldest_request_ns / 1e9;
+		w->state = busy_for > stuck_after(c, m) ? WORKER_STUCK : WORKER_BUSY;
+	}
+	w->cpu_percent = -1;
+	if (procfs_pidstat(c->proc_root, w->pid, &ps))
+		return; /* exited since the maps were read */
+	w->have_proc = 1;
+	w->rss_bytes = (double)ps.rss_pages * (double)sysconf(_SC_PAGESIZE);
+	w->cpu_seconds = (double)(ps.utime + ps.stime) / hz;
+	w->uptime = now->boot - (double)ps.start_ticks / hz;
+	w->start_time = now->real - w->uptime;
+	rec = registry_worker(r, w->pid, 1);
+	if (!rec)
+		return;
+	if (!rec->master)
+		rec->master = w->master;
+	/* a percentage over less than a second is mostly tick noise */
+	if (rec->cpu_prev_t == 0 || now->boot - rec->cpu_prev_t >= 1.0) {
+		if (rec->cpu_prev_t > 0)
+			rec->cpu_percent =
+			    100.0 * (w->cpu_seconds - rec->cpu_prev_s) / (now->boot - rec->cpu_prev_t);
+		rec->cpu_prev_t = now->boot;
+		rec->cpu_prev_s = w->cpu_seconds;
+	}
+	w->cpu_percent = rec->cpu_percent;
+}
+
+/* Signals delivered to each master, from the msigs map. */
+static void read_master_signals(struct loader *l, struct snapshot *s)
+{
+	struct go_sig_key key, next, *prev = NULL;
+	__u64 n;
+
+	while (bpf_map_get_next_key(l->msigs_fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(l->msigs_fd, &key, &n)) {
+			s->map_read_failures++;
+			continue;
+		}
+		for (size_t i = 0; i < s->nmasters; i++)
+			if (s->masters[i].pid == (pid_t)key.tgid)
+				codes_add(&s->masters[i].signals, key.sig, n);
+	}
+}
+
+static void master_extras(const struct go_config *c, const struct clocks *now, const struct master_rec *rec,
+			  struct master_snap *m)
+{
+	double hz = (double)sysconf(_SC_CLK_TCK);
+	int n;
+
+	if (rec->start_ticks)
+		m->start_time = now->real - now->boot + (double)rec->start_ticks / hz;
+	memcpy(m->exits, rec->life.exits, sizeof(m->exits));
+	memcpy(m->restarts, rec->life.restarts, sizeof(m->restarts));
+	n = listeners_read(c->proc_root, m->pid, m->listeners, GO_MAX_LISTENERS);
+	m->nlisteners = n > 0 ? (size_t)n : 0;
+}
+
 /* Builds the master and worker arrays of s from the registry and the
  * live workers; hands the workers' code lists over to s. */
-static int build(struct registry *r, struct wlist *w, struct snapshot *s)
+static int build(struct registry *r, const struct go_config *c, struct wlist *w, struct snapshot *s)
 {
+	struct clocks now = { clock_s(CLOCK_MONOTONIC), clock_s(CLOCK_BOOTTIME), clock_s(CLOCK_REALTIME) };
+
 	s->masters = calloc(r->n ? r->n : 1, sizeof(*s->masters));
 	s->workers = calloc(w->n ? w->n : 1, sizeof(*s->workers));
 	if (!s->masters || !s->workers)
@@ -256,6 +407,7 @@ static int build(struct registry *r, struct wlist *w, struct snapshot *s)
 		memcpy(m->app, r->v[i].app, sizeof(m->app));
 		if (totals_add(&m->t, &r->v[i].retired))
 			return -1;
+		master_extras(c, &now, &r->v[i], m);
 		for (size_t j = 0; j < w->n; j++) {
 			struct wread *x = &w->v[j];
 
@@ -263,6 +415,7 @@ static int build(struct registry *r, struct wlist *w, struct snapshot *s)
 				continue;
 			if (totals_add_worker(&m->t, &x->w.st, &x->w.codes))
 				return -1;
+			worker_extras(r, c, &now, &r->v[i], x);
 			m->workers++;
 			s->workers[s->nworkers++] = x->w;
 			memset(&x->w.codes, 0, sizeof(x->w.codes));
@@ -283,9 +436,12 @@ int collect(struct loader *l, struct registry *r, const struct go_config *c, str
 	s->bounds.nsize = c->nsize;
 	if (read_stats(l, s, &w) || read_codes(l, s, &w) || retire(l, r, &w))
 		goto out;
+	read_busy(l, s, &w);
 	prune_masters(l, r);
 	read_drops(l, s);
-	rc = build(r, &w, s);
+	rc = build(r, c, &w, s);
+	if (rc == 0)
+		read_master_signals(l, s);
 out:
 	for (size_t i = 0; i < w.n; i++)
 		codes_free(&w.v[i].w.codes);

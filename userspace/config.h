@@ -20,6 +20,8 @@ struct go_config {
 	size_t ndur;
 	double size_bounds[GO_MAX_SIZE_BOUNDS]; /* bytes */
 	size_t nsize;
+	double
+	    stuck_threshold; /* seconds busy before a worker is stuck; 0: half the master's --timeout, else 15 */
 	const char *proc_root;
 };
 

@@ -60,6 +60,8 @@ enum gunicorn_kind gunicorn_kind(const struct cmdline *c)
 		a1 = c->argv[i];
 		if (strcmp(a1, "-m") == 0 && i + 1 < c->argc)
 			return is_gunicorn_module(c->argv[i + 1]) ? GK_PLAIN : GK_NONE;
+		if (strncmp(a1, "-m", 2) == 0 && a1[2])
+			return is_gunicorn_module(a1 + 2) ? GK_PLAIN : GK_NONE;
 		if (a1[0] != '-')
 			return is_gunicorn_script(a1) ? GK_PLAIN : GK_NONE;
 		if (strcmp(a1, "-X") == 0 || strcmp(a1, "-W") == 0)
@@ -90,6 +92,11 @@ static int is_flag(const char *opt)
 		"--do-handshake-on-connect",
 		"--suppress-ragged-eofs",
 		"--proxy-protocol",
+		"--permit-unconventional-http-method",
+		"--permit-unconventional-http-version",
+		"--casefold-http-method",
+		"--permit-obsolete-folding",
+		"--tolerate-dangerous-framing",
 		"-R",
 		"-v",
 		"--version",
@@ -103,12 +110,20 @@ static int is_flag(const char *opt)
 	return 0;
 }
 
+/* How many following arguments option a consumes as its value. */
+static int value_args(const char *a)
+{
+	return !strchr(a, '=') && !is_flag(a) && !(a[1] != '-' && a[2]);
+}
+
 /* Index of the first Gunicorn argument (after the interpreter and script). */
 static int first_option(const struct cmdline *c)
 {
 	for (int i = 0; i < c->argc; i++) {
 		if (strcmp(c->argv[i], "-m") == 0)
 			return i + 2;
+		if (strncmp(c->argv[i], "-mgunicorn", 10) == 0)
+			return i + 1;
 		if (is_gunicorn_script(c->argv[i]))
 			return i + 1;
 	}
@@ -163,7 +178,7 @@ void gunicorn_app_name(const struct cmdline *c, char *out, size_t size)
 			if (!bind)
 				bind = v;
 		} else if (a[0] == '-' && a[1]) {
-			used = !strchr(a, '=') && !is_flag(a) && !(a[1] != '-' && a[2]);
+			used = value_args(a);
 		} else {
 			target = a; /* the last positional argument is APP_MODULE */
 			used = 0;
@@ -172,6 +187,29 @@ void gunicorn_app_name(const struct cmdline *c, char *out, size_t size)
 	}
 	v = name ? name : target ? target : bind ? bind : "gunicorn";
 	copy_name(out, size, v, strlen(v));
+}
+
+double gunicorn_timeout(const struct cmdline *c)
+{
+	double t = 0;
+	const char *v;
+	int used;
+
+	for (int i = first_option(c); i < c->argc; i++) {
+		const char *a = c->argv[i], *next = i + 1 < c->argc ? c->argv[i + 1] : NULL;
+
+		if ((v = option_value(a, next, "--timeout", "-t", &used))) {
+			char *end;
+			double x = strtod(v, &end);
+
+			if (end != v && *end == '\0' && x >= 0)
+				t = x;
+		} else {
+			used = a[0] == '-' && a[1] ? value_args(a) : 0;
+		}
+		i += used;
+	}
+	return t;
 }
 
 static int found_push(struct found_list *l, const struct found *f)
@@ -200,6 +238,7 @@ struct seen {
 	pid_t pid, ppid;
 	uint64_t start;
 	enum gunicorn_kind kind;
+	double timeout_s;
 	char app[GO_APP_LEN];
 };
 
@@ -221,6 +260,7 @@ static int scan_one(pid_t pid, void *arg)
 	if (e.kind == GK_NONE || procfs_stat(s->root, pid, &e.ppid, &e.start))
 		return 0;
 	gunicorn_app_name(&c, e.app, sizeof(e.app));
+	e.timeout_s = gunicorn_timeout(&c);
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 32;
 		struct seen *v = realloc(s->v, cap * sizeof(*v));
@@ -258,7 +298,9 @@ static int collect_masters(const struct scan *s, pid_t only, struct found_list *
 {
 	for (size_t i = 0; i < s->n; i++) {
 		const struct seen *m = &s->v[i];
-		struct found f = { .pid = m->pid, .master = m->pid, .start_ticks = m->start };
+		struct found f = {
+			.pid = m->pid, .master = m->pid, .start_ticks = m->start, .timeout_s = m->timeout_s
+		};
 
 		if ((only && m->pid != only) || (!only && !is_master(s, m)))
 			continue;

@@ -22,6 +22,7 @@ struct found {
 	pid_t pid;
 	pid_t master; /* equal to pid for a master */
 	uint64_t start_ticks;
+	double timeout_s; /* a master's --timeout, 0 when not given */
 	char app[GO_APP_LEN];
 };
 
@@ -35,6 +36,8 @@ enum gunicorn_kind gunicorn_kind(const struct cmdline *c);
 /* The app label of a master: --name or the proc title's name, else the
  * WSGI target, else the first --bind, else "gunicorn". */
 void gunicorn_app_name(const struct cmdline *c, char *out, size_t size);
+/* The --timeout/-t of a Gunicorn command line in seconds, 0 when absent. */
+double gunicorn_timeout(const struct cmdline *c);
 
 /* Every Gunicorn master under ROOT and its workers, masters first. */
 int discover_scan(const char *root, struct found_list *out);

@@ -171,6 +171,131 @@ static void render_workers(const struct snapshot *s, struct strbuf *out, struct 
 	worker_scalar(out, lb, s, "gunicorn_worker_in_flight_requests", W_IN_FLIGHT);
 }
 
+static const char *const state_names[WORKER_STATES] = { "idle", "busy", "stuck" };
+
+enum wgauge { G_HEARTBEAT, G_MEMORY, G_CPU_SECONDS, G_CPU_PERCENT, G_UPTIME, G_START };
+
+/* A per-worker value from /proc or the heartbeat; absent when unknown. */
+static int worker_gauge(const struct worker_snap *w, enum wgauge g, double *v)
+{
+	switch (g) {
+	case G_HEARTBEAT:
+		*v = w->heartbeat_age;
+		return w->heartbeat_age >= 0;
+	case G_MEMORY:
+		*v = w->rss_bytes;
+		return w->have_proc;
+	case G_CPU_SECONDS:
+		*v = w->cpu_seconds;
+		return w->have_proc;
+	case G_CPU_PERCENT:
+		*v = w->cpu_percent;
+		return w->have_proc && w->cpu_percent >= 0;
+	case G_UPTIME:
+		*v = w->uptime;
+		return w->have_proc;
+	case G_START:
+		*v = w->start_time;
+		return w->have_proc;
+	}
+	return 0;
+}
+
+static void worker_gauges(struct strbuf *out, struct strbuf *lb, const struct snapshot *s, const char *name,
+			  const char *type, const char *help, enum wgauge g)
+{
+	double v;
+
+	family(out, name, type, help);
+	for (size_t i = 0; i < s->nworkers; i++)
+		if (worker_gauge(&s->workers[i], g, &v))
+			sb_printf(out, "%s{%s} %.6f\n", name, wlabels(lb, s, &s->workers[i]), v);
+}
+
+static void render_worker_life(const struct snapshot *s, struct strbuf *out, struct strbuf *lb)
+{
+	family(out, "gunicorn_worker_state", "gauge",
+	       "1 for the worker's current state (idle, busy, stuck), 0 for the others.");
+	for (size_t i = 0; i < s->nworkers; i++) {
+		const struct worker_snap *w = &s->workers[i];
+		const char *l = wlabels(lb, s, w);
+
+		for (int st = 0; st < WORKER_STATES; st++)
+			sb_printf(out, "gunicorn_worker_state{%s,state=\"%s\"} %d\n", l, state_names[st],
+				  w->state == (enum worker_state)st);
+	}
+	worker_gauges(out, lb, s, "gunicorn_worker_last_heartbeat_age_seconds", "gauge",
+		      "Seconds since the worker last touched its heartbeat file.", G_HEARTBEAT);
+	worker_gauges(out, lb, s, "gunicorn_worker_memory_bytes", "gauge", "Resident set size.", G_MEMORY);
+	worker_gauges(out, lb, s, "gunicorn_worker_cpu_seconds_total", "counter", "User and system CPU time.",
+		      G_CPU_SECONDS);
+	worker_gauges(out, lb, s, "gunicorn_worker_cpu_percent", "gauge",
+		      "CPU use over the last sampling interval (at least 1 s), 100 = one core.",
+		      G_CPU_PERCENT);
+	worker_gauges(out, lb, s, "gunicorn_worker_uptime_seconds", "gauge",
+		      "Seconds since the worker was forked.", G_UPTIME);
+	worker_gauges(out, lb, s, "gunicorn_worker_start_time_seconds", "gauge",
+		      "Fork time of the worker, unix seconds.", G_START);
+}
+
+/* One series per exit reason; "shutdown" only once it happened. */
+static void master_reasons(struct strbuf *out, struct strbuf *lb, const struct snapshot *s, const char *name,
+			   int restarts)
+{
+	for (size_t i = 0; i < s->nmasters; i++) {
+		const struct master_snap *m = &s->masters[i];
+		const uint64_t *v = restarts ? m->restarts : m->exits;
+
+		for (int r = 0; r < EXIT_REASONS; r++) {
+			if (r == EXIT_SHUTDOWN && !v[r])
+				continue;
+			sb_printf(out, "%s{%s,reason=\"%s\"} %llu\n", name, mlabels(lb, m),
+				  exit_reason_name((enum exit_reason)r), (unsigned long long)v[r]);
+		}
+	}
+}
+
+static void render_master_life(const struct snapshot *s, struct strbuf *out, struct strbuf *lb)
+{
+	char sig[16];
+
+	family(out, "gunicorn_master_worker_exits_total", "counter", "Worker exits by cause.");
+	master_reasons(out, lb, s, "gunicorn_master_worker_exits_total", 0);
+	family(out, "gunicorn_master_worker_restart_total", "counter",
+	       "Worker exits that the master answered with a new fork, by cause.");
+	master_reasons(out, lb, s, "gunicorn_master_worker_restart_total", 1);
+	family(out, "gunicorn_master_signals_total", "counter", "Signals delivered to the master.");
+	for (size_t i = 0; i < s->nmasters; i++) {
+		const struct master_snap *m = &s->masters[i];
+
+		for (size_t j = 0; j < m->signals.n; j++)
+			sb_printf(out, "gunicorn_master_signals_total{%s,signal=\"%s\"} %llu\n",
+				  mlabels(lb, m), signal_name((int)m->signals.v[j].code, sig, sizeof(sig)),
+				  (unsigned long long)m->signals.v[j].count);
+	}
+	family(out, "gunicorn_master_start_time_seconds", "gauge", "Start time of the master, unix seconds.");
+	for (size_t i = 0; i < s->nmasters; i++)
+		if (s->masters[i].start_time > 0)
+			sb_printf(out, "gunicorn_master_start_time_seconds{%s} %.6f\n",
+				  mlabels(lb, &s->masters[i]), s->masters[i].start_time);
+	family(out, "gunicorn_listener_backlog", "gauge",
+	       "Connections waiting in the listener's accept queue now.");
+	for (size_t i = 0; i < s->nmasters; i++)
+		for (size_t j = 0; j < s->masters[i].nlisteners; j++) {
+			sb_printf(out, "gunicorn_listener_backlog{%s,listen=\"", mlabels(lb, &s->masters[i]));
+			expo_escape(out, s->masters[i].listeners[j].name);
+			sb_printf(out, "\"} %u\n", s->masters[i].listeners[j].backlog);
+		}
+	family(out, "gunicorn_listener_backlog_max", "gauge", "The listen() backlog limit of the listener.");
+	for (size_t i = 0; i < s->nmasters; i++)
+		for (size_t j = 0; j < s->masters[i].nlisteners; j++) {
+			sb_printf(out, "gunicorn_listener_backlog_max{%s,listen=\"",
+				  mlabels(lb, &s->masters[i]));
+			expo_escape(out, s->masters[i].listeners[j].name);
+			sb_printf(out, "\"} %u\n", s->masters[i].listeners[j].backlog_max);
+		}
+}
+
 static void render_masters(const struct snapshot *s, struct strbuf *out, struct strbuf *lb)
 {
 	family(out, "gunicorn_requests_total", "counter",
@@ -229,7 +354,9 @@ void expo_render(const struct snapshot *s, double scrape_seconds, struct strbuf 
 
 	sb_init(&lb);
 	render_workers(s, out, &lb);
+	render_worker_life(s, out, &lb);
 	render_masters(s, out, &lb);
+	render_master_life(s, out, &lb);
 	render_observer(s, scrape_seconds, out);
 	if (lb.oom)
 		out->oom = 1;

@@ -118,6 +118,7 @@ int loader_open(struct loader *l, const struct go_config *c, ring_buffer_sample_
 	l->stats_fd = bpf_map__fd(l->skel->maps.stats);
 	l->codes_fd = bpf_map__fd(l->skel->maps.codes);
 	l->drops_fd = bpf_map__fd(l->skel->maps.drops);
+	l->msigs_fd = bpf_map__fd(l->skel->maps.msigs);
 	return 0;
 fail:
 	loader_close(l);

@@ -14,7 +14,7 @@ struct loader {
 	struct observer_bpf *skel;
 	struct ring_buffer *rb;
 	int nr_cpus;
-	int procs_fd, conns_fd, stats_fd, codes_fd, drops_fd;
+	int procs_fd, conns_fd, stats_fd, codes_fd, drops_fd, msigs_fd;
 };
 
 /* Checks what the kernel and the user must provide; prints one line that

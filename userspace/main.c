@@ -62,13 +62,28 @@ static int parse_pid(const char *s, pid_t *out)
 	return 0;
 }
 
+static int parse_seconds(const char *s, double *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (end == s || *end || !(v > 0) || v > 86400)
+		return -1;
+	*out = v;
+	return 0;
+}
+
 /* Returns 0 to run, 1 to exit 0 (help, version), -1 to exit 2. */
 static int parse_args(int argc, char **argv, struct go_config *c)
 {
 	static const struct option opts[] = {
-		{ "listen", required_argument, NULL, 'l' },    { "pid", required_argument, NULL, 'p' },
-		{ "log-level", required_argument, NULL, 'L' }, { "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },         { NULL, 0, NULL, 0 },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "log-level", required_argument, NULL, 'L' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "stuck-threshold", required_argument, NULL, 'S' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int o;
 
@@ -104,6 +119,15 @@ static int parse_args(int argc, char **argv, struct go_config *c)
 				fprintf(stderr,
 					"gunicorn-observer: --log-level '%s' is unknown: use error, warn, "
 					"info or debug\n",
+					optarg);
+				return -1;
+			}
+			break;
+		case 'S':
+			if (parse_seconds(optarg, &c->stuck_threshold)) {
+				fprintf(stderr,
+					"gunicorn-observer: --stuck-threshold '%s' is not a number of "
+					"seconds: give e.g. 15 or 0.5\n",
 					optarg);
 				return -1;
 			}

@@ -67,29 +67,45 @@ int procfs_cmdline(const char *root, pid_t pid, struct cmdline *out)
 	return out->argc > 0 ? 0 : -1;
 }
 
-int procfs_stat(const char *root, pid_t pid, pid_t *ppid, uint64_t *start_ticks)
+int procfs_pidstat(const char *root, pid_t pid, struct pidstat *out)
 {
 	char path[128], buf[1024], *p;
-	unsigned long long start = 0;
-	int parent = 0;
+	unsigned long long ut, st, start, rss;
+	int parent;
 
 	snprintf(path, sizeof(path), "%s/%d/stat", root, (int)pid);
 	if (procfs_read(path, buf, sizeof(buf)) <= 0)
 		return -1;
 	/* comm may hold spaces and parentheses: fields resume after the last ')' */
 	p = strrchr(buf, ')');
-	if (!p)
+	if (!p || !p[1])
 		return -1;
 	/* state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt
 	 * cmajflt utime stime cutime cstime priority nice num_threads
-	 * itrealvalue starttime */
-	if (sscanf(p + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-		   &parent, &start) != 2)
+	 * itrealvalue starttime vsize rss */
+	if (sscanf(
+		p + 2,
+		"%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %llu %*u %llu",
+		&parent, &ut, &st, &start, &rss) != 5)
+		return -1;
+	out->ppid = parent;
+	out->utime = ut;
+	out->stime = st;
+	out->start_ticks = start;
+	out->rss_pages = rss;
+	return 0;
+}
+
+int procfs_stat(const char *root, pid_t pid, pid_t *ppid, uint64_t *start_ticks)
+{
+	struct pidstat ps;
+
+	if (procfs_pidstat(root, pid, &ps))
 		return -1;
 	if (ppid)
-		*ppid = parent;
+		*ppid = ps.ppid;
 	if (start_ticks)
-		*start_ticks = start;
+		*start_ticks = ps.start_ticks;
 	return 0;
 }
 

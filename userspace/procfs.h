@@ -22,6 +22,15 @@ ssize_t procfs_read(const char *path, char *buf, size_t size);
 int procfs_cmdline(const char *root, pid_t pid, struct cmdline *out);
 /* Splits a NUL-separated command line of len bytes held in out->buf. */
 void procfs_split_cmdline(struct cmdline *out, size_t len);
+/* The fields of /proc/PID/stat the observer uses. */
+struct pidstat {
+	pid_t ppid;
+	uint64_t utime, stime; /* clock ticks */
+	uint64_t start_ticks;  /* clock ticks after boot */
+	uint64_t rss_pages;
+};
+
+int procfs_pidstat(const char *root, pid_t pid, struct pidstat *out);
 /* Parent pid and start time (clock ticks after boot) from /proc/PID/stat. */
 int procfs_stat(const char *root, pid_t pid, pid_t *ppid, uint64_t *start_ticks);
 /* Calls fn for every numeric entry of ROOT; stops early when fn returns non-zero. */

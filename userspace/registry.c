@@ -53,10 +53,61 @@ void registry_remove(struct registry *r, pid_t pid)
 	r->n--;
 }
 
+static size_t worker_slot(const struct registry *r, pid_t pid)
+{
+	size_t lo = 0, hi = r->nw;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (r->w[mid].pid < pid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+struct worker_rec *registry_worker(struct registry *r, pid_t pid, int create)
+{
+	size_t i = worker_slot(r, pid);
+
+	if (i < r->nw && r->w[i].pid == pid)
+		return &r->w[i];
+	if (!create)
+		return NULL;
+	if (r->nw == r->capw) {
+		size_t cap = r->capw ? r->capw * 2 : 32;
+		struct worker_rec *v = realloc(r->w, cap * sizeof(*v));
+
+		if (!v)
+			return NULL;
+		r->w = v;
+		r->capw = cap;
+	}
+	memmove(&r->w[i + 1], &r->w[i], (r->nw - i) * sizeof(*r->w));
+	r->nw++;
+	memset(&r->w[i], 0, sizeof(r->w[i]));
+	r->w[i].pid = pid;
+	r->w[i].cpu_percent = -1;
+	return &r->w[i];
+}
+
+void registry_drop_worker(struct registry *r, pid_t pid)
+{
+	size_t i = worker_slot(r, pid);
+
+	if (i < r->nw && r->w[i].pid == pid) {
+		memmove(&r->w[i], &r->w[i + 1], (r->nw - i - 1) * sizeof(*r->w));
+		r->nw--;
+	}
+}
+
 void registry_free(struct registry *r)
 {
 	for (size_t i = 0; i < r->n; i++)
 		totals_free(&r->v[i].retired);
 	free(r->v);
+	free(r->w);
 	memset(r, 0, sizeof(*r));
 }

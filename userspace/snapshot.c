@@ -74,8 +74,10 @@ void totals_free(struct totals *t)
 
 void snapshot_free(struct snapshot *s)
 {
-	for (size_t i = 0; i < s->nmasters; i++)
+	for (size_t i = 0; i < s->nmasters; i++) {
 		totals_free(&s->masters[i].t);
+		codes_free(&s->masters[i].signals);
+	}
 	for (size_t i = 0; i < s->nworkers; i++)
 		codes_free(&s->workers[i].codes);
 	free(s->masters);

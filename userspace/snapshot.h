@@ -8,6 +8,8 @@
 #include <sys/types.h>
 
 #include "discover.h"
+#include "lifecycle.h"
+#include "listeners.h"
 #include "observer.h"
 
 struct code_count {
@@ -37,11 +39,21 @@ int totals_add_worker(struct totals *t, const struct go_worker_stats *s, const s
 int totals_add(struct totals *t, const struct totals *o);
 void totals_free(struct totals *t);
 
+enum worker_state { WORKER_IDLE = 0, WORKER_BUSY, WORKER_STUCK, WORKER_STATES };
+
 struct worker_snap {
 	pid_t pid;
 	pid_t master;
 	struct go_worker_stats st; /* summed over CPUs */
 	struct code_list codes;
+	enum worker_state state;
+	double heartbeat_age; /* seconds; < 0 before the first heartbeat is seen */
+	int have_proc;        /* the /proc figures below were read */
+	double rss_bytes;
+	double cpu_seconds;
+	double cpu_percent; /* < 0 before two samples */
+	double start_time;  /* unix seconds */
+	double uptime;
 };
 
 struct master_snap {
@@ -49,6 +61,12 @@ struct master_snap {
 	char app[GO_APP_LEN];
 	uint32_t workers;
 	struct totals t;
+	double start_time; /* unix seconds, 0 when unknown */
+	uint64_t exits[EXIT_REASONS];
+	uint64_t restarts[EXIT_REASONS];
+	struct code_list signals; /* counts by signal number */
+	struct listener listeners[GO_MAX_LISTENERS];
+	size_t nlisteners;
 };
 
 /* Histogram bucket upper bounds, without +Inf. */

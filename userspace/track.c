@@ -3,8 +3,11 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "collect.h"
 #include "discover.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "track.h"
 
@@ -14,15 +17,25 @@ static void track_found(struct tracker *t, const struct found_list *l)
 	for (size_t i = 0; i < l->n; i++) {
 		const struct found *f = &l->v[i];
 
+		struct master_rec *m;
+		struct worker_rec *w;
+
 		if (f->pid == f->master) {
-			if (!registry_add(&t->reg, f->pid, f->start_ticks, f->app)) {
+			m = registry_add(&t->reg, f->pid, f->start_ticks, f->app);
+			if (!m) {
 				log_error("out of memory tracking master %d", (int)f->pid);
 				continue;
 			}
+			m->timeout_s = f->timeout_s;
 			loader_track(t->ld, f->pid, f->pid, GO_ROLE_MASTER);
 			log_info("tracking master %d (app %s)", (int)f->pid, f->app);
 		} else if (registry_find(&t->reg, f->master)) {
 			loader_track(t->ld, f->pid, f->master, GO_ROLE_WORKER);
+			w = registry_worker(&t->reg, f->pid, 1);
+			if (w && !w->master) {
+				w->master = f->master;
+				w->start_t = (double)f->start_ticks / (double)sysconf(_SC_CLK_TCK);
+			}
 			log_debug("tracking worker %d of master %d", (int)f->pid, (int)f->master);
 		}
 	}
@@ -84,25 +97,101 @@ static void on_exec(struct tracker *t, const struct go_event *e)
 	track_master(t, (pid_t)e->pid);
 }
 
-static void on_exit_event(struct tracker *t, const struct go_event *e)
+static double event_time(const struct go_event *e)
 {
-	int code = e->exit_code;
+	return (double)e->ts_ns / 1e9;
+}
+
+static void on_fork(struct tracker *t, const struct go_event *e)
+{
+	struct master_rec *m = registry_find(&t->reg, (pid_t)e->ppid);
+	struct worker_rec *w;
+
+	if (!m)
+		return;
+	w = registry_worker(&t->reg, (pid_t)e->pid, 1);
+	if (w) {
+		memset(&w->fate, 0, sizeof(w->fate));
+		w->master = m->pid;
+		w->start_t = event_time(e);
+	}
+	life_fork(&m->life, event_time(e));
+	log_debug("worker %d forked by master %d", (int)e->pid, (int)e->ppid);
+}
+
+static void on_signal(struct tracker *t, const struct go_event *e)
+{
+	struct master_rec *m;
+	struct worker_rec *w;
 
 	if (e->role == GO_ROLE_MASTER) {
-		struct master_rec *m = registry_find(&t->reg, (pid_t)e->pid);
+		m = registry_find(&t->reg, (pid_t)e->pid);
+		if (m)
+			life_signal(&m->life, e->code, event_time(e));
+		return;
+	}
+	w = registry_worker(&t->reg, (pid_t)e->pid, 0);
+	if (!w)
+		return;
+	m = registry_find(&t->reg, w->master);
+	fate_signal(&w->fate, e->code, e->ppid == (__u32)w->master, e->ppid == e->pid,
+		    m ? m->life.last_ctl : 0);
+}
 
+static void on_oom(struct tracker *t, const struct go_event *e)
+{
+	struct worker_rec *w = registry_worker(&t->reg, (pid_t)e->pid, 0);
+
+	if (w)
+		w->fate.oom = 1;
+	log_info("OOM killer chose pid %d", (int)e->pid);
+}
+
+/* One line per worker exit: what users ask for when a worker dies. */
+static void log_worker_exit(const struct master_rec *m, const struct go_event *e, const struct worker_rec *w,
+			    enum exit_reason r, uint64_t requests)
+{
+	char how[32], sig[16];
+	double uptime = w && w->start_t > 0 ? event_time(e) - w->start_t : -1;
+
+	if (e->code & 0x7f)
+		snprintf(how, sizeof(how), "signal=%s", signal_name(e->code & 0x7f, sig, sizeof(sig)));
+	else
+		snprintf(how, sizeof(how), "status=%d", (e->code >> 8) & 0xff);
+	log_info("worker exited: app=%s master=%d pid=%d reason=%s %s peak_rss_bytes=%llu cpu_seconds=%.3f "
+		 "uptime_seconds=%.3f requests=%llu",
+		 m->app, (int)m->pid, (int)e->pid, exit_reason_name(r), how,
+		 (unsigned long long)e->maxrss_pages * (unsigned long long)sysconf(_SC_PAGESIZE),
+		 (double)e->cpu_ns / 1e9, uptime, (unsigned long long)requests);
+}
+
+static void on_exit_event(struct tracker *t, const struct go_event *e)
+{
+	struct master_rec *m;
+	struct worker_rec *w;
+	struct go_worker_stats st;
+	enum exit_reason r;
+
+	if (e->role == GO_ROLE_MASTER) {
+		m = registry_find(&t->reg, (pid_t)e->pid);
 		if (m) {
 			log_info("master %d (%s) exited", (int)e->pid, m->app);
 			registry_remove(&t->reg, (pid_t)e->pid);
 		}
 		return;
 	}
-	if (code & 0x7f)
-		log_debug("worker %d of master %d killed by signal %d", (int)e->pid, (int)e->ppid,
-			  code & 0x7f);
-	else
-		log_debug("worker %d of master %d exited with status %d", (int)e->pid, (int)e->ppid,
-			  (code >> 8) & 0xff);
+	m = registry_find(&t->reg, (pid_t)e->ppid);
+	w = registry_worker(&t->reg, (pid_t)e->pid, 0);
+	if (m) {
+		struct worker_fate none = { 0 };
+
+		r = classify_exit(e->code, w ? &w->fate : &none);
+		life_exit(&m->life, r, event_time(e));
+		if (collect_worker_stats(t->ld, (pid_t)e->pid, &st))
+			st.requests = 0;
+		log_worker_exit(m, e, w, r, st.requests);
+	}
+	registry_drop_worker(&t->reg, (pid_t)e->pid);
 }
 
 int tracker_on_event(void *ctx, void *data, size_t len)
@@ -117,7 +206,13 @@ int tracker_on_event(void *ctx, void *data, size_t len)
 		on_exec(t, e);
 		break;
 	case GO_EV_FORK:
-		log_debug("worker %d forked by master %d", (int)e->pid, (int)e->ppid);
+		on_fork(t, e);
+		break;
+	case GO_EV_SIGNAL:
+		on_signal(t, e);
+		break;
+	case GO_EV_OOM:
+		on_oom(t, e);
 		break;
 	case GO_EV_EXIT:
 		on_exit_event(t, e);

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: GPL-2.0
+/* signal.bpf.c - who signalled whom, and whom the OOM killer chose. Signals
+ * for tracked processes and OOM kills go to userspace as rare events, where
+ * they explain worker exits; signals delivered to a master are counted
+ * here. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "maps.bpf.h"
+
+#define GO_SIGCHLD             17
+#define TRACE_SIGNAL_DELIVERED 0
+
+SEC("tp_btf/signal_generate")
+int BPF_PROG(on_signal_generate, int sig, struct kernel_siginfo *info, struct task_struct *task, int group,
+	     int result)
+{
+	__u32 tgid = task->tgid;
+	struct go_proc *p;
+	struct go_event *e;
+
+	if (result != TRACE_SIGNAL_DELIVERED)
+		return 0;
+	p = bpf_map_lookup_elem(&procs, &tgid);
+	/* a master hears SIGCHLD for every worker exit: the exit event says more */
+	if (!p || (p->role == GO_ROLE_MASTER && sig == GO_SIGCHLD))
+		return 0;
+	e = event_new(GO_EV_SIGNAL, tgid, bpf_get_current_pid_tgid() >> 32, p->role, sig);
+	if (e)
+		bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tp_btf/signal_deliver")
+int BPF_PROG(on_signal_deliver, int sig, struct kernel_siginfo *info, struct k_sigaction *ka)
+{
+	struct go_sig_key key = { .tgid = bpf_get_current_pid_tgid() >> 32, .sig = (__u32)sig };
+	struct go_proc *p = bpf_map_lookup_elem(&procs, &key.tgid);
+	__u64 one = 1, *n;
+
+	if (!p || p->role != GO_ROLE_MASTER)
+		return 0;
+	n = bpf_map_lookup_elem(&msigs, &key);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	else if (bpf_map_update_elem(&msigs, &key, &one, BPF_NOEXIST))
+		count_drop(GO_DROP_PROC_MAP_FULL);
+	return 0;
+}
+
+/* Classic tracepoint: its pid field is stable across kernel versions. */
+SEC("tracepoint/oom/mark_victim")
+int on_mark_victim(struct trace_event_raw_mark_victim *ctx)
+{
+	__u32 pid = (__u32)ctx->pid;
+	struct go_proc *p = bpf_map_lookup_elem(&procs, &pid);
+	struct go_event *e;
+
+	if (!p)
+		return 0;
+	e = event_new(GO_EV_OOM, pid, p->master, p->role, 0);
+	if (e)
+		bpf_ringbuf_submit(e, 0);
+	return 0;
+}
