@@ -117,7 +117,7 @@ struct go_event {
 	__s32 code; /* exit: the kernel's exit code; signal: the signal number */
 	__u32 pad;
 	__u64 ts_ns;
-	__u64 cpu_ns;    /* exit: CPU time the process used */
+	__u64 cpu_ns;       /* exit: CPU time the process used */
 	__u64 maxrss_pages; /* exit: its peak resident set size, in pages */
 	char comm[GO_COMM_LEN];
 };
