@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "discover.h"
+#include "gconf.h"
 
 static const char *base_name(const char *s)
 {
@@ -148,7 +149,7 @@ static const char *option_value(const char *arg, const char *next, const char *l
 	return NULL;
 }
 
-static void copy_name(char *out, size_t size, const char *s, size_t n)
+void copy_name(char *out, size_t size, const char *s, size_t n)
 {
 	if (n >= size)
 		n = size - 1;
@@ -156,60 +157,76 @@ static void copy_name(char *out, size_t size, const char *s, size_t n)
 	out[n] = '\0';
 }
 
-void gunicorn_app_name(const struct cmdline *c, char *out, size_t size)
+void gunicorn_args_parse(char *const *argv, int argc, struct gunicorn_args *out)
 {
-	const char *name = NULL, *bind = NULL, *target = NULL, *v;
+	const char *v;
 	int used;
 
-	if (c->argc > 0 && starts_with(c->argv[0], "gunicorn: ")) {
-		const char *l = strchr(c->argv[0], '['), *r = strrchr(c->argv[0], ']');
-
-		if (l && r && r > l + 1) {
-			copy_name(out, size, l + 1, (size_t)(r - l - 1));
-			return;
-		}
-	}
-	for (int i = first_option(c); i < c->argc; i++) {
-		const char *a = c->argv[i], *next = i + 1 < c->argc ? c->argv[i + 1] : NULL;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if ((v = option_value(a, next, "--name", "-n", &used))) {
-			name = v;
+			out->name = v;
 		} else if ((v = option_value(a, next, "--bind", "-b", &used))) {
-			if (!bind)
-				bind = v;
+			if (!out->bind)
+				out->bind = v;
+		} else if ((v = option_value(a, next, "--config", "-c", &used))) {
+			out->config = v;
+		} else if ((v = option_value(a, next, "--timeout", "-t", &used))) {
+			char *end;
+			double x = v ? strtod(v, &end) : -1;
+
+			if (v && end != v && *end == '\0' && x >= 0)
+				out->timeout_s = x;
 		} else if (a[0] == '-' && a[1]) {
 			used = value_args(a);
 		} else {
-			target = a; /* the last positional argument is APP_MODULE */
+			out->target = a; /* the last positional argument is APP_MODULE */
 			used = 0;
 		}
 		i += used;
 	}
-	v = name ? name : target ? target : bind ? bind : "gunicorn";
+}
+
+int gunicorn_title_name(const struct cmdline *c, char *out, size_t size)
+{
+	const char *l, *r;
+
+	if (c->argc < 1 || !starts_with(c->argv[0], "gunicorn: "))
+		return -1;
+	l = strchr(c->argv[0], '[');
+	r = strrchr(c->argv[0], ']');
+	if (!l || !r || r <= l + 1)
+		return -1;
+	copy_name(out, size, l + 1, (size_t)(r - l - 1));
+	return 0;
+}
+
+void gunicorn_app_name(const struct cmdline *c, char *out, size_t size)
+{
+	struct gunicorn_args a = { 0 };
+	int start = first_option(c);
+	const char *v;
+
+	if (gunicorn_title_name(c, out, size) == 0)
+		return;
+	gunicorn_args_parse(c->argv + start, c->argc - start, &a);
+	v = a.name ? a.name : a.target ? a.target : a.bind ? a.bind : "gunicorn";
 	copy_name(out, size, v, strlen(v));
 }
 
 double gunicorn_timeout(const struct cmdline *c)
 {
-	double t = 0;
-	const char *v;
-	int used;
+	struct gunicorn_args a = { 0 };
+	int start = first_option(c);
 
-	for (int i = first_option(c); i < c->argc; i++) {
-		const char *a = c->argv[i], *next = i + 1 < c->argc ? c->argv[i + 1] : NULL;
+	gunicorn_args_parse(c->argv + start, c->argc - start, &a);
+	return a.timeout_s;
+}
 
-		if ((v = option_value(a, next, "--timeout", "-t", &used))) {
-			char *end;
-			double x = strtod(v, &end);
-
-			if (end != v && *end == '\0' && x >= 0)
-				t = x;
-		} else {
-			used = a[0] == '-' && a[1] ? value_args(a) : 0;
-		}
-		i += used;
-	}
-	return t;
+int gunicorn_first_option(const struct cmdline *c)
+{
+	return first_option(c);
 }
 
 static int found_push(struct found_list *l, const struct found *f)
@@ -259,8 +276,13 @@ static int scan_one(pid_t pid, void *arg)
 	e.kind = gunicorn_kind(&c);
 	if (e.kind == GK_NONE || procfs_stat(s->root, pid, &e.ppid, &e.start))
 		return 0;
-	gunicorn_app_name(&c, e.app, sizeof(e.app));
-	e.timeout_s = gunicorn_timeout(&c);
+	if (e.kind != GK_WORKER) { /* a master's settings; workers take their master's */
+		struct gunicorn_settings g;
+
+		gunicorn_settings(s->root, pid, &c, &g);
+		snprintf(e.app, sizeof(e.app), "%s", g.app);
+		e.timeout_s = g.timeout_s;
+	}
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 32;
 		struct seen *v = realloc(s->v, cap * sizeof(*v));

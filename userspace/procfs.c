@@ -129,5 +129,5 @@ int procfs_each_pid(const char *root, int (*fn)(pid_t pid, void *arg), void *arg
 		rc = fn((pid_t)pid, arg);
 	}
 	closedir(d);
-	return 0;
+	return rc;
 }

@@ -33,7 +33,8 @@ struct pidstat {
 int procfs_pidstat(const char *root, pid_t pid, struct pidstat *out);
 /* Parent pid and start time (clock ticks after boot) from /proc/PID/stat. */
 int procfs_stat(const char *root, pid_t pid, pid_t *ppid, uint64_t *start_ticks);
-/* Calls fn for every numeric entry of ROOT; stops early when fn returns non-zero. */
+/* Calls fn for every numeric entry of ROOT; stops early when fn returns
+ * non-zero, and returns that value (-1 when ROOT cannot be read). */
 int procfs_each_pid(const char *root, int (*fn)(pid_t pid, void *arg), void *arg);
 
 #endif
