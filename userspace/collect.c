@@ -11,6 +11,7 @@
 #include "collect.h"
 #include "log.h"
 #include "procfs.h"
+#include "vec.h"
 
 /* A worker whose stats were read: live ones go to the snapshot, gone ones
  * are folded into their master. */
@@ -56,15 +57,8 @@ static struct wread *wlist_find(struct wlist *l, pid_t pid)
 
 static int wlist_push(struct wlist *l, const struct wread *w)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 32;
-		struct wread *v = realloc(l->v, cap * sizeof(*v));
-
-		if (!v)
-			return -1;
-		l->v = v;
-		l->cap = cap;
-	}
+	if (vec_grow((void **)&l->v, l->n, &l->cap, sizeof(*l->v), 32))
+		return -1;
 	l->v[l->n++] = *w;
 	return 0;
 }

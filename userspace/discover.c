@@ -7,6 +7,7 @@
 
 #include "discover.h"
 #include "gconf.h"
+#include "vec.h"
 
 static const char *base_name(const char *s)
 {
@@ -231,15 +232,8 @@ int gunicorn_first_option(const struct cmdline *c)
 
 static int found_push(struct found_list *l, const struct found *f)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 16;
-		struct found *v = realloc(l->v, cap * sizeof(*v));
-
-		if (!v)
-			return -1;
-		l->v = v;
-		l->cap = cap;
-	}
+	if (vec_grow((void **)&l->v, l->n, &l->cap, sizeof(*l->v), 16))
+		return -1;
 	l->v[l->n++] = *f;
 	return 0;
 }
@@ -283,15 +277,8 @@ static int scan_one(pid_t pid, void *arg)
 		snprintf(e.app, sizeof(e.app), "%s", g.app);
 		e.timeout_s = g.timeout_s;
 	}
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 32;
-		struct seen *v = realloc(s->v, cap * sizeof(*v));
-
-		if (!v)
-			return -1;
-		s->v = v;
-		s->cap = cap;
-	}
+	if (vec_grow((void **)&s->v, s->n, &s->cap, sizeof(*s->v), 32))
+		return -1;
 	s->v[s->n++] = e;
 	return 0;
 }

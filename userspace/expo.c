@@ -255,6 +255,20 @@ static void master_reasons(struct strbuf *out, struct strbuf *lb, const struct s
 	}
 }
 
+static void listener_family(struct strbuf *out, struct strbuf *lb, const struct snapshot *s, const char *name,
+			    const char *help, int max)
+{
+	family(out, name, "gauge", help);
+	for (size_t i = 0; i < s->nmasters; i++)
+		for (size_t j = 0; j < s->masters[i].nlisteners; j++) {
+			const struct listener *l = &s->masters[i].listeners[j];
+
+			sb_printf(out, "%s{%s,listen=\"", name, mlabels(lb, &s->masters[i]));
+			expo_escape(out, l->name);
+			sb_printf(out, "\"} %u\n", max ? l->backlog_max : l->backlog);
+		}
+}
+
 static void render_master_life(const struct snapshot *s, struct strbuf *out, struct strbuf *lb)
 {
 	char sig[16];
@@ -278,22 +292,10 @@ static void render_master_life(const struct snapshot *s, struct strbuf *out, str
 		if (s->masters[i].start_time > 0)
 			sb_printf(out, "gunicorn_master_start_time_seconds{%s} %.6f\n",
 				  mlabels(lb, &s->masters[i]), s->masters[i].start_time);
-	family(out, "gunicorn_listener_backlog", "gauge",
-	       "Connections waiting in the listener's accept queue now.");
-	for (size_t i = 0; i < s->nmasters; i++)
-		for (size_t j = 0; j < s->masters[i].nlisteners; j++) {
-			sb_printf(out, "gunicorn_listener_backlog{%s,listen=\"", mlabels(lb, &s->masters[i]));
-			expo_escape(out, s->masters[i].listeners[j].name);
-			sb_printf(out, "\"} %u\n", s->masters[i].listeners[j].backlog);
-		}
-	family(out, "gunicorn_listener_backlog_max", "gauge", "The listen() backlog limit of the listener.");
-	for (size_t i = 0; i < s->nmasters; i++)
-		for (size_t j = 0; j < s->masters[i].nlisteners; j++) {
-			sb_printf(out, "gunicorn_listener_backlog_max{%s,listen=\"",
-				  mlabels(lb, &s->masters[i]));
-			expo_escape(out, s->masters[i].listeners[j].name);
-			sb_printf(out, "\"} %u\n", s->masters[i].listeners[j].backlog_max);
-		}
+	listener_family(out, lb, s, "gunicorn_listener_backlog",
+			"Connections waiting in the listener's accept queue now.", 0);
+	listener_family(out, lb, s, "gunicorn_listener_backlog_max",
+			"The listen() backlog limit of the listener.", 1);
 }
 
 static void render_masters(const struct snapshot *s, struct strbuf *out, struct strbuf *lb)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "registry.h"
+#include "vec.h"
 
 struct master_rec *registry_find(struct registry *r, pid_t pid)
 {
@@ -22,15 +23,8 @@ struct master_rec *registry_add(struct registry *r, pid_t pid, uint64_t start_ti
 		m = NULL;
 	}
 	if (!m) {
-		if (r->n == r->cap) {
-			size_t cap = r->cap ? r->cap * 2 : 8;
-			struct master_rec *v = realloc(r->v, cap * sizeof(*v));
-
-			if (!v)
-				return NULL;
-			r->v = v;
-			r->cap = cap;
-		}
+		if (vec_grow((void **)&r->v, r->n, &r->cap, sizeof(*r->v), 8))
+			return NULL;
 		m = &r->v[r->n++];
 		memset(m, 0, sizeof(*m));
 		m->pid = pid;
@@ -76,15 +70,8 @@ struct worker_rec *registry_worker(struct registry *r, pid_t pid, int create)
 		return &r->w[i];
 	if (!create)
 		return NULL;
-	if (r->nw == r->capw) {
-		size_t cap = r->capw ? r->capw * 2 : 32;
-		struct worker_rec *v = realloc(r->w, cap * sizeof(*v));
-
-		if (!v)
-			return NULL;
-		r->w = v;
-		r->capw = cap;
-	}
+	if (vec_grow((void **)&r->w, r->nw, &r->capw, sizeof(*r->w), 32))
+		return NULL;
 	memmove(&r->w[i + 1], &r->w[i], (r->nw - i) * sizeof(*r->w));
 	r->nw++;
 	memset(&r->w[i], 0, sizeof(r->w[i]));

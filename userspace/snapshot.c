@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "snapshot.h"
+#include "vec.h"
 
 int codes_add(struct code_list *l, uint32_t code, uint64_t count)
 {
@@ -20,15 +21,8 @@ int codes_add(struct code_list *l, uint32_t code, uint64_t count)
 		l->v[lo].count += count;
 		return 0;
 	}
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 8;
-		struct code_count *v = realloc(l->v, cap * sizeof(*v));
-
-		if (!v)
-			return -1;
-		l->v = v;
-		l->cap = cap;
-	}
+	if (vec_grow((void **)&l->v, l->n, &l->cap, sizeof(*l->v), 8))
+		return -1;
 	memmove(&l->v[lo + 1], &l->v[lo], (l->n - lo) * sizeof(*l->v));
 	l->v[lo].code = code;
 	l->v[lo].count = count;
