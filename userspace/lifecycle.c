@@ -44,10 +44,12 @@ const char *signal_name(int sig, char *buf, size_t size)
 	return buf;
 }
 
-/* Signals whose default action ends a process. */
+/* Signals that end a Gunicorn worker: those whose default action ends a
+ * process, less USR1 (a worker reopens its logs on it). */
 static int is_fatal(int sig)
 {
 	switch (sig) {
+	case SIGUSR1:
 	case SIGCHLD:
 	case SIGCONT:
 	case SIGSTOP:
@@ -58,18 +60,24 @@ static int is_fatal(int sig)
 	case SIGWINCH:
 		return 0;
 	}
-	return sig > 0 && sig < 64;
+	return sig > 0 && sig <= 64;
 }
+
+/* The signals a master stops a worker with. */
+#define STOP_SIGS                                                                                            \
+	((1ULL << SIGTERM) | (1ULL << SIGQUIT) | (1ULL << SIGINT) | (1ULL << SIGKILL) | (1ULL << SIGABRT))
 
 void fate_signal(struct worker_fate *f, int sig, int from_master, int from_self, int master_ctl)
 {
-	if (sig <= 0 || sig >= 64)
+	if (sig <= 0 || sig > 64)
 		return;
-	if (from_master) {
-		if (!f->master_sigs)
+	if (from_master && sig < 64) {
+		/* why the master stops it is the control signal it had then; a
+		 * USR1 passed on for log reopening earlier says nothing */
+		if ((STOP_SIGS & (1ULL << sig)) && !(f->master_sigs & STOP_SIGS))
 			f->master_ctl = master_ctl;
 		f->master_sigs |= 1ULL << sig;
-	} else if (!from_self && is_fatal(sig)) {
+	} else if (!from_master && !from_self && is_fatal(sig)) {
 		f->other_sig = sig;
 	}
 }

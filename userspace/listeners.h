@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define GO_LISTEN_NAME   112
+#define GO_LISTEN_NAME   120 /* "unix:", the longest sun_path and a NUL */
 #define GO_MAX_LISTENERS 16
 
 struct listener {
