@@ -79,6 +79,10 @@ static const struct kind_case kind_cases[] = {
 	{ { "/opt/venv/bin/python", "/opt/venv/bin/gunicorn", "--workers", "3", "app:app" }, GK_PLAIN },
 	{ { "python3", "-X", "dev", "-m", "gunicorn", "app:app" }, GK_PLAIN },
 	{ { "python3", "-W", "ignore", "-u", "-m", "gunicorn", "app:app" }, GK_PLAIN },
+	/* the command line of a master re-executed by USR2 after "python3 -m gunicorn" */
+	{ { "/usr/bin/python3", "/usr/lib/python3/dist-packages/gunicorn/__main__.py", "-w", "2", "app:app" },
+	  GK_PLAIN },
+	{ { "/usr/bin/python3", "/srv/app/__main__.py" }, GK_NONE },
 	{ { "/usr/bin/python3", "-u", "/usr/local/bin/gunicorn", "app:app" }, GK_PLAIN },
 	{ { "pypy3", "-m", "gunicorn", "app:app" }, GK_PLAIN },
 	/* setproctitle titles: the whole title is one argument */

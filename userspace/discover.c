@@ -21,11 +21,22 @@ static int starts_with(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-/* "gunicorn", "gunicorn3", "gunicorn-3.11": not "gunicorn-observer". */
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* "gunicorn", "gunicorn3", "gunicorn-3.11": not "gunicorn-observer"; and
+ * ".../gunicorn/__main__.py", the path a master re-executed by USR2 after
+ * "python -m gunicorn" runs as. */
 static int is_gunicorn_script(const char *path)
 {
 	const char *b = base_name(path);
 
+	if (ends_with(path, "/gunicorn/__main__.py"))
+		return 1;
 	if (!starts_with(b, "gunicorn"))
 		return 0;
 	for (b += 8; *b; b++)

@@ -83,18 +83,24 @@ int tracker_scan(struct tracker *t)
 
 static void on_exec(struct tracker *t, const struct go_event *e)
 {
+	pid_t pid = (pid_t)e->pid;
+	struct worker_rec *w = registry_worker(&t->reg, pid, 0);
+	/* a child of a tracked master that execs is its USR2 successor */
+	int wanted = config_wants_pid(t->cfg, pid) || registry_find(&t->reg, (pid_t)e->ppid);
+	enum gunicorn_kind k = GK_NONE;
 	struct cmdline c;
-	enum gunicorn_kind k;
 
-	if (!config_wants_pid(t->cfg, (pid_t)e->pid))
-		return;
-	if (procfs_cmdline(t->cfg->proc_root, (pid_t)e->pid, &c))
-		return; /* already gone */
-	k = gunicorn_kind(&c);
+	if (procfs_cmdline(t->cfg->proc_root, pid, &c) == 0)
+		k = gunicorn_kind(&c);
+	if (w) /* whatever it runs now, it is no worker any more */
+		registry_drop_worker(&t->reg, pid);
 	/* workers never exec: a Gunicorn command line after exec is a master */
-	if (k != GK_PLAIN && k != GK_MASTER)
-		return;
-	track_master(t, (pid_t)e->pid);
+	if (wanted && (k == GK_PLAIN || k == GK_MASTER)) {
+		if (track_master(t, pid) == 0)
+			return;
+	}
+	if (w)
+		loader_untrack(t->ld, pid);
 }
 
 static double event_time(const struct go_event *e)
