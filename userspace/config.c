@@ -1,17 +1,89 @@
-/* config.c - defaults, environment and value parsing for the settings. */
+/* config.c - the table of settings (YAML path, environment variable, flag,
+ * type), the parsers of their values, and the precedence of the sources.
+ * Every source goes through the same setters, so a value means the same
+ * whether it comes from a flag, the environment or the file. */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config.h"
+#include "config_table.h"
+#include "procfs.h"
 
 static const double default_dur[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 				      0.5,   1,      2.5,   5,    10,    30,   60 };
 static const double default_size[] = { 128, 512, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304 };
 
-void config_defaults(struct go_config *c)
+const struct setting settings[] = {
+	[S_BIND] = { "exporter.prometheus.bind_address", "PROMETHEUS_BIND_ADDRESS", NULL, T_ADDR,
+		     "address to serve /metrics on (also --listen ADDR:PORT)" },
+	[S_PORT] = { "exporter.prometheus.metrics_port", "PROMETHEUS_METRICS_PORT", NULL, T_PORT,
+		     "port to serve /metrics on (also --listen ADDR:PORT)" },
+	[S_PIDS] = { "observer.pids", "GUNICORN_OBSERVER_PIDS", "pid", T_PIDS, "observe only these masters" },
+	[S_MATCH] = { "observer.match", "GUNICORN_OBSERVER_MATCH", "match", T_MATCH,
+		      "observe only masters whose command line contains this text" },
+	[S_DUR] = { "observer.buckets.duration", "GUNICORN_OBSERVER_DURATION_BUCKETS", "duration-buckets",
+		    T_BUCKETS, "request duration histogram bounds, seconds" },
+	[S_SIZE] = { "observer.buckets.size", "GUNICORN_OBSERVER_SIZE_BUCKETS", "size-buckets", T_BUCKETS,
+		     "request and response size histogram bounds, bytes" },
+	[S_STUCK] = { "observer.stuck_threshold", "GUNICORN_OBSERVER_STUCK_THRESHOLD", "stuck-threshold",
+		      T_SECONDS,
+		      "seconds busy on one request before a worker is stuck; 0: half the master's --timeout, "
+		      "else 15" },
+	[S_LEVEL] = { "observer.log_level", "GUNICORN_OBSERVER_LOG_LEVEL", "log-level", T_LEVEL,
+		      "error, warn, info or debug" },
+	[S_INTERVAL] = { "observer.mirror_interval", "GUNICORN_OBSERVER_MIRROR_INTERVAL", "mirror-interval",
+			 T_SECONDS, "seconds between two Redis mirror passes" },
+	[S_REDIS] = { "exporter.redis.enabled", "REDIS_ENABLED", "redis-enabled", T_BOOL, "mirror to Redis" },
+	[S_RHOST] = { "exporter.redis.host", "REDIS_HOST", "redis-host", T_HOST, "Redis host" },
+	[S_RPORT] = { "exporter.redis.port", "REDIS_PORT", "redis-port", T_PORT, "Redis port" },
+	[S_RDB] = { "exporter.redis.db", "REDIS_DB", "redis-db", T_DB, "Redis database number" },
+	[S_RPASS] = { "exporter.redis.password", "REDIS_PASSWORD", NULL, T_PASSWORD,
+		      "Redis password (also --redis-password-file FILE)" },
+	[S_RPREFIX] = { "exporter.redis.key_prefix", "REDIS_KEY_PREFIX", "redis-key-prefix", T_PREFIX,
+			"prefix of every Redis key" },
+	[S_RTTL] = { "exporter.redis.ttl_seconds", "REDIS_TTL_SECONDS", "redis-ttl-seconds", T_TTL,
+		     "expiry of every Redis key, refreshed every pass" },
+	[S_RNOTTL] = { "exporter.redis.ttl_disabled", "REDIS_TTL_DISABLED", "redis-ttl-disabled", T_BOOL,
+		       "keep Redis keys forever" },
+};
+
+const char *const config_flags[] = { "listen",
+				     "pid",
+				     "match",
+				     "duration-buckets",
+				     "size-buckets",
+				     "stuck-threshold",
+				     "log-level",
+				     "mirror-interval",
+				     "redis-enabled",
+				     "redis-host",
+				     "redis-port",
+				     "redis-db",
+				     "redis-password-file",
+				     "redis-key-prefix",
+				     "redis-ttl-seconds",
+				     "redis-ttl-disabled",
+				     NULL };
+
+static void source(struct go_sources *src, enum setting_id id, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void source(struct go_sources *src, enum setting_id id, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(src->of[id], GO_SOURCE_LEN, fmt, ap);
+	va_end(ap);
+}
+
+void config_defaults(struct go_config *c, struct go_sources *src)
 {
 	memset(c, 0, sizeof(*c));
 	snprintf(c->listen_addr, sizeof(c->listen_addr), "0.0.0.0");
@@ -21,63 +93,316 @@ void config_defaults(struct go_config *c)
 	memcpy(c->dur_bounds, default_dur, sizeof(default_dur));
 	c->nsize = sizeof(default_size) / sizeof(default_size[0]);
 	memcpy(c->size_bounds, default_size, sizeof(default_size));
+	snprintf(c->redis.host, sizeof(c->redis.host), "127.0.0.1");
+	c->redis.port = 6379;
+	snprintf(c->redis.prefix, sizeof(c->redis.prefix), "gunicorn");
+	c->redis.ttl_seconds = 300;
+	c->redis.interval_s = 5;
 	c->proc_root = "/proc";
+	for (int i = 0; i < S_COUNT; i++)
+		source(src, (enum setting_id)i, "default");
 }
 
-int config_parse_port(const char *s, unsigned short *out)
+static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int parse_long(const char *s, long lo, long hi, long *out)
 {
 	char *end;
 	long v;
 
 	errno = 0;
 	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < 1 || v > 65535)
+	if (errno || end == s || *end || v < lo || v > hi)
 		return -1;
-	*out = (unsigned short)v;
+	*out = v;
 	return 0;
 }
 
-int config_parse_listen(struct go_config *c, const char *s)
+static int parse_double(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || v != v)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_bool(const char *s, int *out)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" }, *const no[] = { "false", "no", "off",
+										       "0" };
+
+	for (int i = 0; i < 4; i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = 1;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Splits a list given as "a,b c" (flags, environment, a YAML sequence
+ * joined by commas) and parses each item as a number. */
+static int parse_list(const char *s, double *out, size_t max, size_t *n, char *err, size_t errlen)
+{
+	char buf[1024], *save = NULL;
+
+	if (strlen(s) >= sizeof(buf))
+		return fail(err, errlen, "is too long");
+	snprintf(buf, sizeof(buf), "%s", s);
+	*n = 0;
+	for (char *t = strtok_r(buf, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
+		if (*n == max)
+			return fail(err, errlen, "has more than %zu values", max);
+		if (parse_double(t, &out[*n]))
+			return fail(err, errlen, "has '%s', which is not a number", t);
+		(*n)++;
+	}
+	return 0;
+}
+
+static int set_buckets(double *bounds, size_t *nb, size_t max, const char *s, char *err, size_t errlen)
+{
+	double v[GO_MAX_DUR_BOUNDS + GO_MAX_SIZE_BOUNDS];
+	size_t n;
+
+	if (parse_list(s, v, max, &n, err, errlen))
+		return -1;
+	if (n == 0)
+		return fail(err, errlen, "is empty: give increasing bucket bounds such as 0.1,0.5,1");
+	for (size_t i = 0; i < n; i++) {
+		if (!(v[i] > 0))
+			return fail(err, errlen, "has %g: bucket bounds must be greater than 0", v[i]);
+		if (i && !(v[i] > v[i - 1]))
+			return fail(err, errlen,
+				    "is not increasing (%g after %g): list the bounds in increasing order",
+				    v[i], v[i - 1]);
+	}
+	memcpy(bounds, v, n * sizeof(*v));
+	*nb = n;
+	return 0;
+}
+
+static int set_pids(struct go_config *c, const char *s, int append, char *err, size_t errlen)
+{
+	double v[GO_MAX_PIDS];
+	size_t n;
+
+	if (parse_list(s, v, GO_MAX_PIDS, &n, err, errlen))
+		return fail(err, errlen, "is not a process id: give positive whole numbers");
+	if (!append)
+		c->npids = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] < 1 || v[i] > 4194304 || v[i] != (double)(pid_t)v[i])
+			return fail(err, errlen,
+				    "has %g, which is not a process id: give positive whole numbers", v[i]);
+		if (c->npids == GO_MAX_PIDS)
+			return fail(err, errlen, "names more than %d masters", GO_MAX_PIDS);
+		c->pids[c->npids++] = (pid_t)v[i];
+	}
+	return 0;
+}
+
+static int copy_text(char *dst, size_t size, const char *s, char *err, size_t errlen)
+{
+	if (strlen(s) >= size)
+		return fail(err, errlen, "is longer than %zu characters", size - 1);
+	memcpy(dst, s, strlen(s) + 1);
+	return 0;
+}
+
+int config_set(struct go_config *c, enum setting_id id, const char *s, int append, char *err, size_t errlen)
+{
+	unsigned char addr[16];
+	double d;
+	long v;
+
+	switch (id) {
+	case S_BIND:
+		if (inet_pton(AF_INET, s, addr) != 1 && inet_pton(AF_INET6, s, addr) != 1)
+			return fail(err, errlen, "is not an IP address: use e.g. 0.0.0.0, 127.0.0.1 or ::");
+		return copy_text(c->listen_addr, sizeof(c->listen_addr), s, err, errlen);
+	case S_PORT:
+	case S_RPORT:
+		if (parse_long(s, 1, 65535, &v))
+			return fail(err, errlen, "is not a port: use a number from 1 to 65535");
+		*(id == S_PORT ? &c->listen_port : &c->redis.port) = (unsigned short)v;
+		return 0;
+	case S_PIDS:
+		return set_pids(c, s, append, err, errlen);
+	case S_MATCH:
+		return copy_text(c->match, sizeof(c->match), s, err, errlen);
+	case S_DUR:
+		return set_buckets(c->dur_bounds, &c->ndur, GO_MAX_DUR_BOUNDS, s, err, errlen);
+	case S_SIZE:
+		return set_buckets(c->size_bounds, &c->nsize, GO_MAX_SIZE_BOUNDS, s, err, errlen);
+	case S_STUCK:
+		if (parse_double(s, &d) || d < 0 || d > 86400)
+			return fail(err, errlen,
+				    "is not a number of seconds: use e.g. 15 or 0.5 (0: from --timeout)");
+		c->stuck_threshold = d;
+		return 0;
+	case S_INTERVAL:
+		if (parse_double(s, &d) || d < 0.1 || d > 3600)
+			return fail(err, errlen, "is not a number of seconds from 0.1 to 3600");
+		c->redis.interval_s = d;
+		return 0;
+	case S_LEVEL:
+		if (log_level_parse(s, &c->level))
+			return fail(err, errlen, "is unknown: use error, warn, info or debug");
+		return 0;
+	case S_REDIS:
+	case S_RNOTTL:
+		if (parse_bool(s, id == S_REDIS ? &c->redis.enabled : &c->redis.ttl_disabled))
+			return fail(err, errlen, "is not true or false");
+		return 0;
+	case S_RHOST:
+		if (!*s)
+			return fail(err, errlen, "is empty: give a host name or address");
+		return copy_text(c->redis.host, sizeof(c->redis.host), s, err, errlen);
+	case S_RDB:
+		if (parse_long(s, 0, 1000000, &v))
+			return fail(err, errlen, "is not a database number: use 0 or more");
+		c->redis.db = (int)v;
+		return 0;
+	case S_RPASS:
+		return copy_text(c->redis.password, sizeof(c->redis.password), s, err, errlen);
+	case S_RPREFIX:
+		if (!*s)
+			return fail(err, errlen, "is empty: give a prefix such as gunicorn");
+		if (strchr(s, ':'))
+			return fail(err, errlen, "contains ':', which readers split keys on: remove it");
+		return copy_text(c->redis.prefix, sizeof(c->redis.prefix), s, err, errlen);
+	case S_RTTL:
+		if (parse_long(s, 1, 2147483647, &v))
+			return fail(err, errlen, "is not a number of seconds: use 1 or more");
+		c->redis.ttl_seconds = (unsigned)v;
+		return 0;
+	case S_COUNT:
+		break;
+	}
+	return fail(err, errlen, "is not a setting");
+}
+
+void config_source(struct go_sources *src, enum setting_id id, const char *where)
+{
+	source(src, id, "%s", where);
+}
+
+/* --listen ADDR:PORT, [V6]:PORT or :PORT sets two settings. */
+static int set_listen(struct go_config *c, struct go_sources *src, const char *s, char *err, size_t errlen)
 {
 	const char *colon = strrchr(s, ':');
+	char host[64];
 	size_t hlen;
 
-	if (!colon || config_parse_port(colon + 1, &c->listen_port))
-		return -1;
+	if (!colon)
+		return fail(err, errlen, "is not ADDR:PORT: use e.g. 0.0.0.0:9093 or [::]:9093");
 	hlen = (size_t)(colon - s);
 	if (hlen >= 2 && s[0] == '[' && s[hlen - 1] == ']') {
 		s++;
 		hlen -= 2;
 	}
-	if (hlen >= sizeof(c->listen_addr))
+	if (hlen >= sizeof(host))
+		return fail(err, errlen, "has an address that is too long");
+	memcpy(host, s, hlen);
+	host[hlen] = '\0';
+	if (config_set(c, S_PORT, colon + 1, 0, err, errlen))
+		return fail(err, errlen, "is not ADDR:PORT: use e.g. 0.0.0.0:9093 or [::]:9093");
+	if (hlen && config_set(c, S_BIND, host, 0, err, errlen))
 		return -1;
-	if (hlen == 0) {
+	if (!hlen)
 		snprintf(c->listen_addr, sizeof(c->listen_addr), "0.0.0.0");
-		return 0;
-	}
-	memcpy(c->listen_addr, s, hlen);
-	c->listen_addr[hlen] = '\0';
+	source(src, S_PORT, "flag --listen");
+	source(src, S_BIND, "flag --listen");
 	return 0;
 }
 
-int config_from_env(struct go_config *c)
+static int set_password_file(struct go_config *c, struct go_sources *src, const char *path, char *err,
+			     size_t errlen)
 {
-	const char *v = getenv("PROMETHEUS_BIND_ADDRESS");
+	char buf[512];
+	ssize_t n = procfs_read(path, buf, sizeof(buf));
 
-	if (v && *v) {
-		if (strlen(v) >= sizeof(c->listen_addr)) {
-			fprintf(stderr, "gunicorn-observer: PROMETHEUS_BIND_ADDRESS is too long: set it to "
-					"an IP address\n");
+	if (n < 0)
+		return fail(err, errlen, "cannot be read (%s): give a readable file holding the password",
+			    strerror(errno));
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	if (copy_text(c->redis.password, sizeof(c->redis.password), buf, err, errlen))
+		return -1;
+	source(src, S_RPASS, "flag --redis-password-file %s", path);
+	return 0;
+}
+
+int config_set_flag(struct go_config *c, struct go_sources *src, const char *flag, const char *text,
+		    char *err, size_t errlen)
+{
+	if (strcmp(flag, "listen") == 0)
+		return set_listen(c, src, text, err, errlen);
+	if (strcmp(flag, "redis-password-file") == 0)
+		return set_password_file(c, src, text, err, errlen);
+	for (int i = 0; i < S_COUNT; i++) {
+		const struct setting *s = &settings[i];
+		int append;
+
+		if (!s->flag || strcmp(s->flag, flag) != 0)
+			continue;
+		/* a repeated --pid adds to the first; it replaces other sources */
+		append = i == S_PIDS && strncmp(src->of[i], "flag", 4) == 0;
+		if (config_set(c, (enum setting_id)i, text, append, err, errlen))
+			return -1;
+		source(src, (enum setting_id)i, "flag --%s", flag);
+		return 0;
+	}
+	return -2;
+}
+
+int config_from_env(struct go_config *c, struct go_sources *src)
+{
+	char err[256];
+
+	for (int i = 0; i < S_COUNT; i++) {
+		const char *v = getenv(settings[i].env);
+
+		if (!v || !*v)
+			continue;
+		if (config_set(c, (enum setting_id)i, v, 0, err, sizeof(err))) {
+			fprintf(stderr, "gunicorn-observer: %s='%s' %s\n", settings[i].env,
+				i == S_RPASS ? "***" : v, err);
 			return -1;
 		}
-		snprintf(c->listen_addr, sizeof(c->listen_addr), "%s", v);
+		source(src, (enum setting_id)i, "env %s", settings[i].env);
 	}
-	v = getenv("PROMETHEUS_METRICS_PORT");
-	if (v && *v && config_parse_port(v, &c->listen_port)) {
+	return 0;
+}
+
+int config_validate(const struct go_config *c)
+{
+	if (c->redis.enabled && !c->redis.ttl_disabled && c->redis.ttl_seconds < c->redis.interval_s) {
 		fprintf(stderr,
-			"gunicorn-observer: PROMETHEUS_METRICS_PORT='%s' is not a port: set it to a number "
-			"from 1 to 65535\n",
-			v);
+			"gunicorn-observer: the Redis TTL (%u s) is shorter than the mirror interval (%g s): "
+			"keys would "
+			"expire between passes; raise REDIS_TTL_SECONDS or lower the interval\n",
+			c->redis.ttl_seconds, c->redis.interval_s);
 		return -1;
 	}
 	return 0;
@@ -93,15 +418,15 @@ int config_wants_pid(const struct go_config *c, pid_t pid)
 	return 0;
 }
 
-int config_check_listen(const struct go_config *c)
+int config_wants_cmdline(const struct go_config *c, char *const *argv, int argc)
 {
-	unsigned char addr[16];
+	char line[4096];
+	size_t off = 0;
 
-	if (inet_pton(AF_INET, c->listen_addr, addr) == 1 || inet_pton(AF_INET6, c->listen_addr, addr) == 1)
-		return 0;
-	fprintf(stderr,
-		"gunicorn-observer: listen address '%s' is not an IP address: use e.g. 0.0.0.0, 127.0.0.1 or "
-		"::\n",
-		c->listen_addr);
-	return -1;
+	if (!c->match[0])
+		return 1;
+	line[0] = '\0';
+	for (int i = 0; i < argc && off < sizeof(line) - 1; i++)
+		off += (size_t)snprintf(line + off, sizeof(line) - off, i ? " %s" : "%s", argv[i]);
+	return strstr(line, c->match) != NULL;
 }

@@ -1,8 +1,11 @@
-/* config.h - the observer's effective settings. */
+/* config.h - the observer's effective settings, from four sources, highest
+ * first: command-line flags, environment variables, a YAML file, built-in
+ * defaults. Every setting has all three forms; see config.c's table. */
 #ifndef GO_CONFIG_H
 #define GO_CONFIG_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "log.h"
@@ -10,11 +13,24 @@
 
 #define GO_MAX_PIDS 64
 
+struct go_redis_config {
+	int enabled;
+	char host[256];
+	unsigned short port;
+	int db;
+	char password[256]; /* "" for no AUTH */
+	char prefix[128];   /* never holds ':' */
+	unsigned ttl_seconds;
+	int ttl_disabled;
+	double interval_s; /* between two mirror passes */
+};
+
 struct go_config {
 	char listen_addr[64];
 	unsigned short listen_port;
-	pid_t pids[GO_MAX_PIDS]; /* --pid: only these masters; empty means all */
+	pid_t pids[GO_MAX_PIDS]; /* only these masters; empty means all */
 	size_t npids;
+	char match[256]; /* only masters whose command line contains this; "" means all */
 	enum log_level level;
 	double dur_bounds[GO_MAX_DUR_BOUNDS]; /* seconds */
 	size_t ndur;
@@ -22,22 +38,44 @@ struct go_config {
 	size_t nsize;
 	double
 	    stuck_threshold; /* seconds busy before a worker is stuck; 0: half the master's --timeout, else 15 */
+	struct go_redis_config redis;
 	const char *proc_root;
 };
 
-/* Built-in defaults. */
-void config_defaults(struct go_config *c);
-/* PROMETHEUS_BIND_ADDRESS and PROMETHEUS_METRICS_PORT; prints one line and
- * returns -1 on a bad value. */
-int config_from_env(struct go_config *c);
-/* Parses "HOST:PORT", "[V6]:PORT" or ":PORT" into c; -1 on a bad value. */
-int config_parse_listen(struct go_config *c, const char *s);
-/* Parses a port number 1..65535; -1 on a bad value. */
-int config_parse_port(const char *s, unsigned short *out);
-/* Is the listen address a numeric IPv4 or IPv6 address? Prints one line
- * and returns -1 when it is not. */
-int config_check_listen(const struct go_config *c);
-/* Is pid one the user asked for (or were none asked for)? */
+/* Where each setting's value came from, for --print-config. */
+#define GO_SOURCE_LEN 160
+struct go_sources {
+	char of[32][GO_SOURCE_LEN];
+};
+
+/* Built-in defaults, every source "default". */
+void config_defaults(struct go_config *c, struct go_sources *src);
+
+/* Sets the setting named by flag (without "--") from text; on a bad value
+ * writes what is wrong into err and returns -1; -2 when no setting has that
+ * flag. */
+int config_set_flag(struct go_config *c, struct go_sources *src, const char *flag, const char *text,
+		    char *err, size_t errlen);
+/* The environment variables of every setting; prints one line naming the
+ * variable and returns -1 on a bad value. */
+int config_from_env(struct go_config *c, struct go_sources *src);
+/* A YAML file: the Python exporter's layout (exporter.prometheus,
+ * exporter.redis) and ours (observer). Prints "FILE:LINE:COL: what is
+ * wrong" and returns -1 on any error. */
+int config_from_file(struct go_config *c, struct go_sources *src, const char *path);
+/* Checks that hold across settings; prints one line and returns -1. */
+int config_validate(const struct go_config *c);
+/* Writes the effective configuration as YAML, each value with its source. */
+void config_print(FILE *f, const struct go_config *c, const struct go_sources *src);
+
+/* Is the process (with command line text) one the user asked for? */
 int config_wants_pid(const struct go_config *c, pid_t pid);
+int config_wants_cmdline(const struct go_config *c, char *const *argv, int argc);
+
+/* Names of the flags that take a value, for getopt (NULL-terminated). */
+extern const char *const config_flags[];
+
+/* The YAML paths of every setting and section, for suggestions. */
+const char *config_nearest_key(const char *key);
 
 #endif

@@ -43,95 +43,78 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: gunicorn-observer [OPTIONS]\n"
 		   "Observe every Gunicorn master and worker on this host with eBPF and serve\n"
 		   "Prometheus metrics. Needs root, a kernel with BTF and tracefs.\n\n"
-		   "  -l, --listen ADDR:PORT  where to serve /metrics (default 0.0.0.0:9093;\n"
-		   "                          env PROMETHEUS_BIND_ADDRESS, PROMETHEUS_METRICS_PORT)\n"
-		   "  -p, --pid PID           observe only this master (repeatable)\n"
-		   "      --log-level LEVEL   error, warn, info (default) or debug\n"
-		   "  -h, --help              show this help\n"
-		   "  -V, --version           show the version\n");
+		   "  -l, --listen ADDR:PORT        where to serve /metrics (default 0.0.0.0:9093)\n"
+		   "  -p, --pid PID                 observe only this master (repeatable)\n"
+		   "      --match TEXT              observe only masters whose command line contains TEXT\n"
+		   "      --duration-buckets LIST   request duration bounds in seconds, e.g. 0.01,0.1,1\n"
+		   "      --size-buckets LIST       request/response size bounds in bytes\n"
+		   "      --stuck-threshold S       a busy worker is stuck after S seconds (default:\n"
+		   "                                half the master's --timeout, else 15)\n"
+		   "      --log-level LEVEL         error, warn, info (default) or debug\n"
+		   "      --redis-enabled BOOL      mirror the metrics to Redis (default false)\n"
+		   "      --redis-host HOST         --redis-port PORT  --redis-db N\n"
+		   "      --redis-password-file F   --redis-key-prefix P (default gunicorn)\n"
+		   "      --redis-ttl-seconds N     (default 300)  --redis-ttl-disabled BOOL\n"
+		   "      --mirror-interval S       seconds between two Redis mirror passes (default 5)\n"
+		   "  -c, --config FILE             a YAML file (also GUNICORN_OBSERVER_CONFIG)\n"
+		   "      --print-config            print the effective configuration and its sources\n"
+		   "      --check-config            validate the configuration and exit\n"
+		   "  -h, --help                    show this help\n"
+		   "  -V, --version                 show the version\n\n"
+		   "Every option also has an environment variable and a YAML key; a flag beats\n"
+		   "the environment, which beats the file. See README.md.\n");
 }
 
-static int parse_pid(const char *s, pid_t *out)
+enum { OPT_CONFIG = 1000, OPT_PRINT, OPT_CHECK, OPT_SETTING };
+
+struct cli {
+	const char *config;
+	int print, check;
+	struct {
+		const char *flag, *value;
+	} set[128];
+	size_t nset;
+};
+
+/* Reads argv into cli; returns 0 to go on, 1 to exit 0 (help, version), -1 to exit 2. */
+static int read_argv(int argc, char **argv, struct cli *cli)
 {
-	char *end;
-	long v = strtol(s, &end, 10);
+	static struct option opts[64];
+	size_t n = 0;
+	int o, idx;
 
-	if (end == s || *end || v <= 0 || v > 4194304)
-		return -1;
-	*out = (pid_t)v;
-	return 0;
-}
-
-static int parse_seconds(const char *s, double *out)
-{
-	char *end;
-	double v = strtod(s, &end);
-
-	if (end == s || *end || !(v > 0) || v > 86400)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-/* Returns 0 to run, 1 to exit 0 (help, version), -1 to exit 2. */
-static int parse_args(int argc, char **argv, struct go_config *c)
-{
-	static const struct option opts[] = {
-		{ "listen", required_argument, NULL, 'l' },
-		{ "pid", required_argument, NULL, 'p' },
-		{ "log-level", required_argument, NULL, 'L' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "stuck-threshold", required_argument, NULL, 'S' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int o;
-
+	for (const char *const *f = config_flags; *f; f++)
+		opts[n++] = (struct option){ *f, required_argument, NULL, OPT_SETTING };
+	opts[n++] = (struct option){ "config", required_argument, NULL, OPT_CONFIG };
+	opts[n++] = (struct option){ "print-config", no_argument, NULL, OPT_PRINT };
+	opts[n++] = (struct option){ "check-config", no_argument, NULL, OPT_CHECK };
+	opts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
+	opts[n++] = (struct option){ "version", no_argument, NULL, 'V' };
+	opts[n] = (struct option){ NULL, 0, NULL, 0 };
 	opterr = 0;
-	while ((o = getopt_long(argc, argv, ":l:p:hV", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, ":l:p:c:hV", opts, &idx)) != -1) {
+		const char *flag = NULL;
+
 		switch (o) {
 		case 'l':
-			if (config_parse_listen(c, optarg)) {
-				fprintf(stderr,
-					"gunicorn-observer: --listen '%s' is not ADDR:PORT: use e.g. "
-					"0.0.0.0:9093 or [::]:9093\n",
-					optarg);
-				return -1;
-			}
+			flag = "listen";
 			break;
 		case 'p':
-			if (c->npids == GO_MAX_PIDS) {
-				fprintf(stderr, "gunicorn-observer: too many --pid options: at most %d\n",
-					GO_MAX_PIDS);
-				return -1;
-			}
-			if (parse_pid(optarg, &c->pids[c->npids])) {
-				fprintf(stderr,
-					"gunicorn-observer: --pid '%s' is not a process id: give a positive "
-					"number\n",
-					optarg);
-				return -1;
-			}
-			c->npids++;
+			flag = "pid";
 			break;
-		case 'L':
-			if (log_level_parse(optarg, &c->level)) {
-				fprintf(stderr,
-					"gunicorn-observer: --log-level '%s' is unknown: use error, warn, "
-					"info or debug\n",
-					optarg);
-				return -1;
-			}
+		case OPT_SETTING:
+			flag = opts[idx].name;
 			break;
-		case 'S':
-			if (parse_seconds(optarg, &c->stuck_threshold)) {
-				fprintf(stderr,
-					"gunicorn-observer: --stuck-threshold '%s' is not a number of "
-					"seconds: give e.g. 15 or 0.5\n",
-					optarg);
-				return -1;
-			}
-			break;
+		case 'c':
+		case OPT_CONFIG:
+			cli->config = optarg;
+			continue;
+		case OPT_PRINT:
+			cli->print = 1;
+			continue;
+		case OPT_CHECK:
+			cli->check = 1;
+			continue;
 		case 'h':
 			usage(stdout);
 			return 1;
@@ -147,12 +130,43 @@ static int parse_args(int argc, char **argv, struct go_config *c)
 				argv[optind - 1]);
 			return -1;
 		}
+		if (cli->nset == sizeof(cli->set) / sizeof(cli->set[0])) {
+			fprintf(stderr, "gunicorn-observer: too many options\n");
+			return -1;
+		}
+		cli->set[cli->nset].flag = flag;
+		cli->set[cli->nset++].value = optarg;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "gunicorn-observer: unexpected argument '%s': see --help\n", argv[optind]);
 		return -1;
 	}
 	return 0;
+}
+
+/* Builds the effective configuration: defaults, file, environment, flags. */
+static int configure(int argc, char **argv, struct go_config *c, struct go_sources *src, struct cli *cli)
+{
+	const char *file;
+	char err[256];
+	int rc = read_argv(argc, argv, cli);
+
+	if (rc)
+		return rc;
+	config_defaults(c, src);
+	file = cli->config ? cli->config : getenv("GUNICORN_OBSERVER_CONFIG");
+	if (file && *file && config_from_file(c, src, file))
+		return -1;
+	if (config_from_env(c, src))
+		return -1;
+	for (size_t i = 0; i < cli->nset; i++) {
+		if (config_set_flag(c, src, cli->set[i].flag, cli->set[i].value, err, sizeof(err)) == 0)
+			continue;
+		fprintf(stderr, "gunicorn-observer: --%s '%s' %s\n", cli->set[i].flag, cli->set[i].value,
+			err);
+		return -1;
+	}
+	return config_validate(c);
 }
 
 static double now_seconds(void)
@@ -240,16 +254,21 @@ static int run_loop(struct observer *o, int sfd)
 int main(int argc, char **argv)
 {
 	static struct observer o;
+	static struct go_sources src;
+	struct cli cli = { 0 };
 	int rc, sfd;
 
-	config_defaults(&o.cfg);
-	if (config_from_env(&o.cfg))
-		return 2;
-	rc = parse_args(argc, argv, &o.cfg);
+	rc = configure(argc, argv, &o.cfg, &src, &cli);
 	if (rc)
 		return rc > 0 ? 0 : 2;
-	if (config_check_listen(&o.cfg))
-		return 2;
+	if (cli.print) {
+		config_print(stdout, &o.cfg, &src);
+		return 0;
+	}
+	if (cli.check) {
+		printf("configuration OK\n");
+		return 0;
+	}
 	log_level = o.cfg.level;
 	uname(&o.uts);
 	if (loader_preflight())

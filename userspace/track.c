@@ -11,15 +11,29 @@
 #include "log.h"
 #include "track.h"
 
-/* Tracks one master and its workers from a scan that starts with it. */
+/* Did the user ask for this master (--pid, --match)? */
+static int wanted_master(const struct tracker *t, pid_t pid)
+{
+	struct cmdline c;
+
+	if (!config_wants_pid(t->cfg, pid))
+		return 0;
+	if (!t->cfg->match[0])
+		return 1;
+	return procfs_cmdline(t->cfg->proc_root, pid, &c) == 0 &&
+	       config_wants_cmdline(t->cfg, c.argv, c.argc);
+}
+
+/* Tracks the masters of a scan (each followed by its workers). */
 static void track_found(struct tracker *t, const struct found_list *l)
 {
 	for (size_t i = 0; i < l->n; i++) {
 		const struct found *f = &l->v[i];
-
 		struct master_rec *m;
 		struct worker_rec *w;
 
+		if (f->pid == f->master && !wanted_master(t, f->pid))
+			continue;
 		if (f->pid == f->master) {
 			m = registry_add(&t->reg, f->pid, f->start_ticks, f->app);
 			if (!m) {
@@ -86,7 +100,7 @@ static void on_exec(struct tracker *t, const struct go_event *e)
 	pid_t pid = (pid_t)e->pid;
 	struct worker_rec *w = registry_worker(&t->reg, pid, 0);
 	/* a child of a tracked master that execs is its USR2 successor */
-	int wanted = config_wants_pid(t->cfg, pid) || registry_find(&t->reg, (pid_t)e->ppid);
+	int wanted = wanted_master(t, pid) || registry_find(&t->reg, (pid_t)e->ppid);
 	enum gunicorn_kind k = GK_NONE;
 	struct cmdline c;
 

@@ -1,0 +1,130 @@
+/* config_print.c - the effective configuration as YAML, in the layout the
+ * file takes, every value followed by where it came from. */
+#include <stdio.h>
+#include <string.h>
+
+#include "config_table.h"
+
+static void list(FILE *f, const double *v, size_t n, int integers)
+{
+	fputc('[', f);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, integers ? "%s%.0f" : "%s%.15g", i ? ", " : "", v[i]);
+	fputc(']', f);
+}
+
+static void value(FILE *f, const struct go_config *c, enum setting_id id)
+{
+	double pids[GO_MAX_PIDS];
+	static const char *const levels[] = { "error", "warn", "info", "debug" };
+
+	switch (id) {
+	case S_BIND:
+		fprintf(f, "\"%s\"", c->listen_addr);
+		break;
+	case S_PORT:
+		fprintf(f, "%u", c->listen_port);
+		break;
+	case S_PIDS:
+		for (size_t i = 0; i < c->npids; i++)
+			pids[i] = c->pids[i];
+		list(f, pids, c->npids, 1);
+		break;
+	case S_MATCH:
+		fprintf(f, "\"%s\"", c->match);
+		break;
+	case S_DUR:
+		list(f, c->dur_bounds, c->ndur, 0);
+		break;
+	case S_SIZE:
+		list(f, c->size_bounds, c->nsize, 1);
+		break;
+	case S_STUCK:
+		fprintf(f, "%g", c->stuck_threshold);
+		break;
+	case S_LEVEL:
+		fprintf(f, "%s", levels[c->level]);
+		break;
+	case S_INTERVAL:
+		fprintf(f, "%g", c->redis.interval_s);
+		break;
+	case S_REDIS:
+		fprintf(f, "%s", c->redis.enabled ? "true" : "false");
+		break;
+	case S_RHOST:
+		fprintf(f, "\"%s\"", c->redis.host);
+		break;
+	case S_RPORT:
+		fprintf(f, "%u", c->redis.port);
+		break;
+	case S_RDB:
+		fprintf(f, "%d", c->redis.db);
+		break;
+	case S_RPASS:
+		fprintf(f, "\"%s\"", c->redis.password[0] ? "***" : "");
+		break;
+	case S_RPREFIX:
+		fprintf(f, "\"%s\"", c->redis.prefix);
+		break;
+	case S_RTTL:
+		fprintf(f, "%u", c->redis.ttl_seconds);
+		break;
+	case S_RNOTTL:
+		fprintf(f, "%s", c->redis.ttl_disabled ? "true" : "false");
+		break;
+	case S_COUNT:
+		break;
+	}
+}
+
+/* Number of leading dotted components a and b share. */
+static int shared_depth(const char *a, const char *b)
+{
+	int depth = 0;
+
+	for (size_t i = 0;; i++) {
+		int ea = a[i] == '.' || a[i] == '\0', eb = b[i] == '.' || b[i] == '\0';
+
+		if (ea || eb) {
+			if (!(ea && eb))
+				return depth;
+			depth++;
+			if (!a[i] || !b[i])
+				return depth;
+			continue;
+		}
+		if (a[i] != b[i])
+			return depth;
+	}
+}
+
+void config_print(FILE *f, const struct go_config *c, const struct go_sources *src)
+{
+	char prev[128] = "";
+
+	fprintf(f, "# effective configuration of gunicorn-observer: value  # source\n");
+	for (int i = 0; i < S_COUNT; i++) {
+		const char *path = settings[i].yaml, *leaf = strrchr(path, '.') + 1;
+		char section[128];
+		int depth = 0, keep;
+		const char *p;
+
+		snprintf(section, sizeof(section), "%.*s", (int)(leaf - 1 - path), path);
+		keep = prev[0] ? shared_depth(prev, section) : 0;
+		/* open the sections this setting is in that the previous was not */
+		p = section;
+		for (int d = 0; *p; d++) {
+			const char *end = strchr(p, '.');
+			int len = end ? (int)(end - p) : (int)strlen(p);
+
+			if (d >= keep)
+				fprintf(f, "%*s%.*s:\n", 2 * d, "", len, p);
+			depth = d + 1;
+			p = end ? end + 1 : p + len;
+		}
+		snprintf(prev, sizeof(prev), "%s", section);
+		fprintf(f, "%*s%s: ", 2 * depth, "", leaf);
+		value(f, c, (enum setting_id)i);
+		fprintf(f, "  # %s\n", src->of[i]);
+	}
+}
