@@ -135,8 +135,8 @@ static int parse_double(const char *s, double *out)
 
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno || end == s || *end || v != v)
-		return -1;
+	if (errno || end == s || *end || v != v || v > 1e300 || v < -1e300)
+		return -1; /* NaN and infinities are no bounds or durations */
 	*out = v;
 	return 0;
 }
@@ -179,7 +179,8 @@ static int parse_list(const char *s, double *out, size_t max, size_t *n, char *e
 	return 0;
 }
 
-static int set_buckets(double *bounds, size_t *nb, size_t max, const char *s, char *err, size_t errlen)
+static int set_buckets(double *bounds, size_t *nb, size_t max, int whole, const char *s, char *err,
+		       size_t errlen)
 {
 	double v[GO_MAX_DUR_BOUNDS + GO_MAX_SIZE_BOUNDS];
 	size_t n;
@@ -191,6 +192,8 @@ static int set_buckets(double *bounds, size_t *nb, size_t max, const char *s, ch
 	for (size_t i = 0; i < n; i++) {
 		if (!(v[i] > 0))
 			return fail(err, errlen, "has %g: bucket bounds must be greater than 0", v[i]);
+		if (whole && v[i] != (double)(unsigned long long)v[i])
+			return fail(err, errlen, "has %g: size bounds are whole bytes", v[i]);
 		if (i && !(v[i] > v[i - 1]))
 			return fail(err, errlen,
 				    "is not increasing (%g after %g): list the bounds in increasing order",
@@ -207,13 +210,16 @@ static int set_pids(struct go_config *c, const char *s, int append, char *err, s
 	size_t n;
 
 	if (parse_list(s, v, GO_MAX_PIDS, &n, err, errlen))
-		return fail(err, errlen, "is not a process id: give positive whole numbers");
+		return strstr(err, "more than")
+			   ? -1
+			   : fail(err, errlen, "is not a process id: give positive whole numbers");
 	if (!append)
 		c->npids = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (v[i] < 1 || v[i] > 4194304 || v[i] != (double)(pid_t)v[i])
 			return fail(err, errlen,
-				    "has %g, which is not a process id: give positive whole numbers", v[i]);
+				    "has %.15g, which is not a process id: give positive whole numbers",
+				    v[i]);
 		if (c->npids == GO_MAX_PIDS)
 			return fail(err, errlen, "names more than %d masters", GO_MAX_PIDS);
 		c->pids[c->npids++] = (pid_t)v[i];
@@ -251,9 +257,9 @@ int config_set(struct go_config *c, enum setting_id id, const char *s, int appen
 	case S_MATCH:
 		return copy_text(c->match, sizeof(c->match), s, err, errlen);
 	case S_DUR:
-		return set_buckets(c->dur_bounds, &c->ndur, GO_MAX_DUR_BOUNDS, s, err, errlen);
+		return set_buckets(c->dur_bounds, &c->ndur, GO_MAX_DUR_BOUNDS, 0, s, err, errlen);
 	case S_SIZE:
-		return set_buckets(c->size_bounds, &c->nsize, GO_MAX_SIZE_BOUNDS, s, err, errlen);
+		return set_buckets(c->size_bounds, &c->nsize, GO_MAX_SIZE_BOUNDS, 1, s, err, errlen);
 	case S_STUCK:
 		if (parse_double(s, &d) || d < 0 || d > 86400)
 			return fail(err, errlen,

@@ -1,16 +1,44 @@
 /* config_print.c - the effective configuration as YAML, in the layout the
  * file takes, every value followed by where it came from. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config_table.h"
 
-static void list(FILE *f, const double *v, size_t n, int integers)
+/* The shortest decimal form that reads back as the same double. */
+static void number(FILE *f, double v)
+{
+	char buf[40];
+
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(buf, sizeof(buf), "%.*g", prec, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+	fputs(buf, f);
+}
+
+static void list(FILE *f, const double *v, size_t n)
 {
 	fputc('[', f);
-	for (size_t i = 0; i < n; i++)
-		fprintf(f, integers ? "%s%.0f" : "%s%.15g", i ? ", " : "", v[i]);
+	for (size_t i = 0; i < n; i++) {
+		fputs(i ? ", " : "", f);
+		number(f, v[i]);
+	}
 	fputc(']', f);
+}
+
+/* A double-quoted YAML string. */
+static void text(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fputc('\\', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
 }
 
 static void value(FILE *f, const struct go_config *c, enum setting_id id)
@@ -20,7 +48,7 @@ static void value(FILE *f, const struct go_config *c, enum setting_id id)
 
 	switch (id) {
 	case S_BIND:
-		fprintf(f, "\"%s\"", c->listen_addr);
+		text(f, c->listen_addr);
 		break;
 	case S_PORT:
 		fprintf(f, "%u", c->listen_port);
@@ -28,31 +56,31 @@ static void value(FILE *f, const struct go_config *c, enum setting_id id)
 	case S_PIDS:
 		for (size_t i = 0; i < c->npids; i++)
 			pids[i] = c->pids[i];
-		list(f, pids, c->npids, 1);
+		list(f, pids, c->npids);
 		break;
 	case S_MATCH:
-		fprintf(f, "\"%s\"", c->match);
+		text(f, c->match);
 		break;
 	case S_DUR:
-		list(f, c->dur_bounds, c->ndur, 0);
+		list(f, c->dur_bounds, c->ndur);
 		break;
 	case S_SIZE:
-		list(f, c->size_bounds, c->nsize, 1);
+		list(f, c->size_bounds, c->nsize);
 		break;
 	case S_STUCK:
-		fprintf(f, "%g", c->stuck_threshold);
+		number(f, c->stuck_threshold);
 		break;
 	case S_LEVEL:
 		fprintf(f, "%s", levels[c->level]);
 		break;
 	case S_INTERVAL:
-		fprintf(f, "%g", c->redis.interval_s);
+		number(f, c->redis.interval_s);
 		break;
 	case S_REDIS:
 		fprintf(f, "%s", c->redis.enabled ? "true" : "false");
 		break;
 	case S_RHOST:
-		fprintf(f, "\"%s\"", c->redis.host);
+		text(f, c->redis.host);
 		break;
 	case S_RPORT:
 		fprintf(f, "%u", c->redis.port);
@@ -61,10 +89,10 @@ static void value(FILE *f, const struct go_config *c, enum setting_id id)
 		fprintf(f, "%d", c->redis.db);
 		break;
 	case S_RPASS:
-		fprintf(f, "\"%s\"", c->redis.password[0] ? "***" : "");
+		text(f, c->redis.password[0] ? "***" : "");
 		break;
 	case S_RPREFIX:
-		fprintf(f, "\"%s\"", c->redis.prefix);
+		text(f, c->redis.prefix);
 		break;
 	case S_RTTL:
 		fprintf(f, "%u", c->redis.ttl_seconds);

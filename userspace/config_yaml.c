@@ -4,6 +4,7 @@
  * exporter's) are accepted with a one-line notice. */
 #include <errno.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,6 +80,28 @@ static int is_one_of(const char *key, const char *const *list, size_t n)
 	return 0;
 }
 
+/* A YAML null: ~, null, or nothing, unquoted. */
+static int is_null(const yaml_node_t *n)
+{
+	const char *v;
+	size_t len;
+
+	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return 0;
+	v = (const char *)n->data.scalar.value;
+	len = n->data.scalar.length;
+	return len == 0 || (len == 1 && v[0] == '~') ||
+	       (len == 4 && (!strncmp(v, "null", 4) || !strncmp(v, "Null", 4) || !strncmp(v, "NULL", 4)));
+}
+
+static int is_setting(const char *key)
+{
+	for (int i = 0; i < S_COUNT; i++)
+		if (strcmp(settings[i].yaml, key) == 0)
+			return 1;
+	return 0;
+}
+
 static const char *node_kind(const yaml_node_t *n)
 {
 	return n->type == YAML_MAPPING_NODE    ? "a mapping"
@@ -146,7 +169,8 @@ static int walk(const struct ctx *x, const char *prefix, const yaml_node_t *map)
 		int rc;
 
 		if (!k || !v || k->type != YAML_SCALAR_NODE)
-			return report(x, k ? k : map, "%s%s", prefix, ": keys must be plain names");
+			return report(x, k ? k : map, "%s%s", prefix,
+				      *prefix ? ": keys must be plain names" : "keys must be plain names");
 		snprintf(key, sizeof(key), "%s%s%.*s", prefix, *prefix ? "." : "", (int)k->data.scalar.length,
 			 (const char *)k->data.scalar.value);
 		if (is_one_of(key, in_process, sizeof(in_process) / sizeof(in_process[0]))) {
@@ -157,7 +181,7 @@ static int walk(const struct ctx *x, const char *prefix, const yaml_node_t *map)
 			continue;
 		}
 		if (is_one_of(key, sections, sizeof(sections) / sizeof(sections[0]))) {
-			if (v->type == YAML_SCALAR_NODE && v->data.scalar.length == 0)
+			if (is_null(v))
 				continue; /* "observer:" with nothing under it */
 			if (v->type != YAML_MAPPING_NODE)
 				return report(x, v, "%s must be a mapping, not %s", key, node_kind(v));
@@ -165,6 +189,16 @@ static int walk(const struct ctx *x, const char *prefix, const yaml_node_t *map)
 				return -1;
 			continue;
 		}
+		if (is_null(v) && strcmp(key, settings[S_RPASS].yaml) == 0) {
+			char where[GO_SOURCE_LEN];
+
+			x->c->redis.password[0] = '\0'; /* "password: null": no AUTH */
+			snprintf(where, sizeof(where), "file %s:%zu", x->path, v->start_mark.line + 1);
+			config_source(x->src, S_RPASS, where);
+			continue;
+		}
+		if (is_null(v) && is_setting(key))
+			return report(x, v, "%s %s", key, "has no value: give one or remove the key");
 		rc = apply_leaf(x, key, v);
 		if (rc < 0)
 			return -1;
@@ -185,10 +219,17 @@ int config_from_file(struct go_config *c, struct go_sources *src, const char *pa
 	yaml_document_t doc;
 	yaml_node_t *root;
 	FILE *f = fopen(path, "rb");
+	struct stat st;
 	int rc = -1;
 
 	if (!f) {
 		fprintf(stderr, "%s:1:1: cannot open the configuration file: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fileno(f), &st) == 0 && !S_ISREG(st.st_mode)) {
+		fprintf(stderr, "%s:1:1: cannot read the configuration file: %s\n", path,
+			S_ISDIR(st.st_mode) ? strerror(EISDIR) : "it is not a regular file");
+		fclose(f);
 		return -1;
 	}
 	yaml_parser_initialize(&parser);
@@ -201,8 +242,8 @@ int config_from_file(struct go_config *c, struct go_sources *src, const char *pa
 	}
 	x.doc = &doc;
 	root = yaml_document_get_root_node(&doc);
-	if (!root)
-		rc = 0; /* an empty file sets nothing */
+	if (!root || is_null(root))
+		rc = 0; /* an empty file, or "---" alone, sets nothing */
 	else if (root->type != YAML_MAPPING_NODE)
 		rc = report(&x, root, "%s%s", "", "the top level must be a mapping (exporter:, observer:)");
 	else
