@@ -148,12 +148,17 @@ start_gunicorn() {
 }
 
 start_observer() {
-    local i code=''
     OPORT=$(free_port)
     vsay "+ $OBSERVER --listen 127.0.0.1:$OPORT $*"
     "$OBSERVER" --listen "127.0.0.1:$OPORT" "$@" > "$OBSERVER_LOG" 2>&1 &
     OPID=$!
     STARTED+=("$OPID")
+    wait_observer
+}
+
+# wait_observer: until the observer this script started (OPID) answers /healthz on OPORT
+wait_observer() {
+    local i code=''
     for i in $(seq 300); do
         alive "$OPID" || break
         code=$(curl -s -o /dev/null --max-time 2 -w '%{http_code}' "http://127.0.0.1:$OPORT/healthz")

@@ -353,22 +353,11 @@ observer:
     size: [100, 2000, 70000]
 EOF
 
-start_observer_file() {
-    local i code=''
-    vsay "+ $OBSERVER -c $RUNFILE"
-    "$OBSERVER" -c "$RUNFILE" > "$OBSERVER_LOG" 2>&1 &
-    OPID=$!
-    STARTED+=("$OPID")
-    for i in $(seq 300); do
-        alive "$OPID" || break
-        code=$(curl -s -o /dev/null --max-time 2 -w '%{http_code}' "http://127.0.0.1:$OPORT/healthz")
-        [ "$code" = 200 ] && { pass "observer pid $OPID, configured by $RUNFILE only, answers on 127.0.0.1:$OPORT"; return 0; }
-        sleep 0.1
-    done
-    fail "observer with -c $RUNFILE did not answer /healthz within 30 s ($(alive "$OPID" && echo running || echo exited)): $(tail -n 5 "$OBSERVER_LOG")"
-    finish
-}
-start_observer_file
+vsay "+ $OBSERVER -c $RUNFILE"
+"$OBSERVER" -c "$RUNFILE" > "$OBSERVER_LOG" 2>&1 &
+OPID=$!
+STARTED+=("$OPID")
+wait_observer
 if ss -Htln "sport = :$OPORT" | grep -q "127.0.0.1:$OPORT"; then pass "listening on the file's bind_address 127.0.0.1 only"
 else fail "not bound to 127.0.0.1:$OPORT: $(ss -Htln "sport = :$OPORT")"; fi
 if grep -Fxq "$RUNFILE:6:5: notice: exporter.prometheus.multiproc_dir only applies to an exporter inside Gunicorn: ignored" "$OBSERVER_LOG"; then
