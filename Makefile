@@ -13,7 +13,7 @@ LISTEN     ?= 0.0.0.0:9093
 CFLAGS     ?= -O2 -g
 CFLAGS     += -std=gnu11 -Wall -Wextra -Werror -Iinclude -Iuserspace -I$(BUILD) \
               -DGO_VERSION='"$(VERSION)"'
-LDLIBS     := -lbpf -lelf -lz -lmicrohttpd -lyaml
+LDLIBS     := -lbpf -lelf -lz -lmicrohttpd -lyaml -lhiredis -lcrypto -pthread
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Werror \
               -Ivmlinux/$(ARCH) -Iinclude
 
@@ -28,9 +28,9 @@ TEST_BINS  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 
 # Debian/Ubuntu packages: to build, and to run the tests.
 BUILD_DEPS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
-              libmicrohttpd-dev libyaml-dev pkg-config git
+              libmicrohttpd-dev libyaml-dev pkg-config git libhiredis-dev libssl-dev
 TEST_DEPS  := libcmocka-dev gunicorn python3-flask python3-gevent python3-eventlet \
-              wrk prometheus curl
+              wrk prometheus curl redis-server python3-redis python3-prometheus-client
 
 .PHONY: all deps deps-test run test unit integration check format clean
 

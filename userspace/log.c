@@ -26,9 +26,11 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 
 	if (lvl > log_level)
 		return;
+	flockfile(stderr); /* the Redis mirror thread logs too: keep lines whole */
 	fprintf(stderr, "gunicorn-observer: %s: ", names[lvl]);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	funlockfile(stderr);
 }

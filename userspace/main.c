@@ -15,12 +15,14 @@
 
 #include <bpf/libbpf.h>
 
+#include "aggregate.h"
 #include "collect.h"
 #include "config.h"
 #include "expo.h"
 #include "http.h"
 #include "loader.h"
 #include "log.h"
+#include "mirror.h"
 #include "track.h"
 
 #ifndef GO_VERSION
@@ -34,6 +36,7 @@ struct observer {
 	struct loader ld;
 	struct tracker tr;
 	struct http_server *http;
+	struct mirror *mirror; /* NULL unless REDIS_ENABLED */
 	struct utsname uts;
 	double last_scrape_seconds;
 };
@@ -60,7 +63,8 @@ static void usage(FILE *f)
 		   "      --print-config            print the effective configuration and its sources\n"
 		   "      --check-config            validate the configuration and exit\n"
 		   "  -h, --help                    show this help\n"
-		   "  -V, --version                 show the version\n\n"
+		   "  -V, --version                 show the version\n"
+		   "  aggregate --help              serve the metrics of many observers from Redis\n\n"
 		   "Every option also has an environment variable and a YAML key; a flag beats\n"
 		   "the environment, which beats the file. See README.md.\n");
 }
@@ -177,12 +181,10 @@ static double now_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int build_metrics(void *ctx, char **body, size_t *len)
+/* Appends the exposition of a fresh snapshot to sb; -1 when collect failed. */
+static int render(struct observer *o, struct strbuf *sb)
 {
-	struct observer *o = ctx;
 	struct snapshot s;
-	struct strbuf sb;
-	double t0 = now_seconds();
 
 	if (collect(&o->ld, &o->tr.reg, &o->cfg, &s)) {
 		snapshot_free(&s);
@@ -191,12 +193,39 @@ static int build_metrics(void *ctx, char **body, size_t *len)
 	s.version = GO_VERSION;
 	s.libbpf_version = libbpf_version_string();
 	s.kernel = o->uts.release;
-	sb_init(&sb);
-	expo_render(&s, o->last_scrape_seconds, &sb);
+	expo_render(&s, o->last_scrape_seconds, sb);
 	snapshot_free(&s);
+	if (o->mirror)
+		mirror_render(o->mirror, sb);
+	return 0;
+}
+
+static int build_metrics(void *ctx, char **body, size_t *len)
+{
+	struct observer *o = ctx;
+	struct strbuf sb;
+	double t0 = now_seconds();
+
+	sb_init(&sb);
+	if (render(o, &sb)) {
+		sb_free(&sb);
+		return -1;
+	}
 	*body = sb_steal(&sb, len);
 	o->last_scrape_seconds = now_seconds() - t0;
 	return *body ? 0 : -1;
+}
+
+/* Hands the mirror thread a fresh exposition, scraped or not: every pass
+ * refreshes every key's TTL. */
+static void mirror_now(struct observer *o)
+{
+	struct strbuf sb;
+
+	sb_init(&sb);
+	if (render(o, &sb) == 0 && !sb.oom)
+		mirror_publish(o->mirror, sb.data, sb.len);
+	sb_free(&sb);
 }
 
 /* Folds exited workers into their masters between scrapes, so the maps
@@ -229,12 +258,16 @@ static int run_loop(struct observer *o, int sfd)
 		{ .fd = http_poll_fd(o->http), .events = POLLIN },
 	};
 	double next_retire = now_seconds() + RETIRE_INTERVAL_MS / 1000.0;
+	double next_mirror = now_seconds();
 
 	for (;;) {
 		int timeout = http_timeout_ms(o->http);
 
 		if (timeout < 0 || timeout > 1000)
 			timeout = 1000;
+		if (o->mirror && (next_mirror - now_seconds()) * 1000 < timeout)
+			timeout =
+			    next_mirror > now_seconds() ? (int)((next_mirror - now_seconds()) * 1000) + 1 : 0;
 		if (poll(p, 3, timeout) < 0 && errno != EINTR) {
 			log_error("poll failed: %s", strerror(errno));
 			return -1;
@@ -248,6 +281,10 @@ static int run_loop(struct observer *o, int sfd)
 			retire_now(o);
 			next_retire = now_seconds() + RETIRE_INTERVAL_MS / 1000.0;
 		}
+		if (o->mirror && now_seconds() >= next_mirror) {
+			mirror_now(o);
+			next_mirror = now_seconds() + o->cfg.redis.interval_s;
+		}
 	}
 }
 
@@ -258,6 +295,8 @@ int main(int argc, char **argv)
 	struct cli cli = { 0 };
 	int rc, sfd;
 
+	if (argc > 1 && strcmp(argv[1], "aggregate") == 0)
+		return aggregate_main(argc - 1, argv + 1);
 	rc = configure(argc, argv, &o.cfg, &src, &cli);
 	if (rc)
 		return rc > 0 ? 0 : 2;
@@ -291,10 +330,18 @@ int main(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
+	if (o.cfg.redis.enabled) {
+		o.mirror = mirror_start(&o.cfg.redis);
+		if (!o.mirror) {
+			rc = 1;
+			goto out;
+		}
+	}
 	log_info("serving metrics on %s:%u", o.cfg.listen_addr, o.cfg.listen_port);
 	rc = run_loop(&o, sfd) ? 1 : 0;
 	log_info("detaching");
 out:
+	mirror_stop(o.mirror);
 	http_stop(o.http);
 	loader_close(&o.ld);
 	registry_free(&o.tr.reg);
