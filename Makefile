@@ -30,7 +30,8 @@ TEST_BINS  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 BUILD_DEPS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
               libmicrohttpd-dev libyaml-dev pkg-config git libhiredis-dev libssl-dev
 TEST_DEPS  := libcmocka-dev gunicorn python3-flask python3-gevent python3-eventlet \
-              wrk prometheus curl redis-server python3-redis python3-prometheus-client
+              wrk prometheus curl redis-server python3-redis python3-prometheus-client \
+              iproute2 procps
 
 .PHONY: all deps deps-test run test unit integration check format clean
 
