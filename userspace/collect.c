@@ -399,6 +399,7 @@ static int build(struct registry *r, const struct go_config *c, struct wlist *w,
 
 		m->pid = r->v[i].pid;
 		memcpy(m->app, r->v[i].app, sizeof(m->app));
+		m->k8s = r->v[i].k8s;
 		if (totals_add(&m->t, &r->v[i].retired))
 			return -1;
 		master_extras(c, &now, &r->v[i], m);

@@ -99,6 +99,8 @@ void config_defaults(struct go_config *c, struct go_sources *src)
 	c->redis.ttl_seconds = 300;
 	c->redis.interval_s = 5;
 	c->proc_root = "/proc";
+	c->pods_dir = "/var/log/pods";
+	c->containers_dir = "/var/log/containers";
 	for (int i = 0; i < S_COUNT; i++)
 		source(src, (enum setting_id)i, "default");
 }

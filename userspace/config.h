@@ -40,6 +40,8 @@ struct go_config {
 	    stuck_threshold; /* seconds busy before a worker is stuck; 0: half the master's --timeout, else 15 */
 	struct go_redis_config redis;
 	const char *proc_root;
+	const char *pods_dir;       /* the kubelet's /var/log/pods */
+	const char *containers_dir; /* the kubelet's /var/log/containers */
 };
 
 /* Where each setting's value came from, for --print-config. */

@@ -38,11 +38,26 @@ static void family(struct strbuf *out, const char *name, const char *type, const
 	sb_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* namespace, pod and container of a master in a Kubernetes pod. */
+static void pod_labels(struct strbuf *out, const struct master_snap *m)
+{
+	if (!m || !m->k8s.pod[0])
+		return;
+	sb_puts(out, ",namespace=\"");
+	expo_escape(out, m->k8s.namespace);
+	sb_puts(out, "\",pod=\"");
+	expo_escape(out, m->k8s.pod);
+	sb_puts(out, "\",container=\"");
+	expo_escape(out, m->k8s.container);
+	sb_puts(out, "\"");
+}
+
 static void master_labels(struct strbuf *out, const struct master_snap *m)
 {
 	sb_puts(out, "app=\"");
 	expo_escape(out, m->app);
 	sb_printf(out, "\",master_pid=\"%d\"", (int)m->pid);
+	pod_labels(out, m);
 }
 
 static const struct master_snap *master_of(const struct snapshot *s, pid_t pid)
@@ -60,6 +75,7 @@ static void worker_labels(struct strbuf *out, const struct snapshot *s, const st
 	sb_puts(out, "app=\"");
 	expo_escape(out, m ? m->app : "");
 	sb_printf(out, "\",master_pid=\"%d\",worker_pid=\"%d\"", (int)w->master, (int)w->pid);
+	pod_labels(out, m);
 }
 
 /* One histogram's samples. labels is the rendered label set (without

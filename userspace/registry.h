@@ -4,6 +4,7 @@
 #define GO_REGISTRY_H
 
 #include "discover.h"
+#include "k8s.h"
 #include "lifecycle.h"
 #include "snapshot.h"
 
@@ -14,6 +15,7 @@ struct master_rec {
 	double timeout_s;      /* its --timeout, 0 when not on its command line */
 	struct totals retired; /* workers that exited */
 	struct master_life life;
+	struct k8s_id k8s; /* empty outside Kubernetes */
 };
 
 /* Userspace's memory of one live worker. */

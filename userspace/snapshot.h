@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "discover.h"
+#include "k8s.h"
 #include "lifecycle.h"
 #include "listeners.h"
 #include "observer.h"
@@ -67,6 +68,7 @@ struct master_snap {
 	struct code_list signals; /* counts by signal number */
 	struct listener listeners[GO_MAX_LISTENERS];
 	size_t nlisteners;
+	struct k8s_id k8s; /* namespace, pod, container; empty outside Kubernetes */
 };
 
 /* Histogram bucket upper bounds, without +Inf. */

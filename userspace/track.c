@@ -41,6 +41,10 @@ static void track_found(struct tracker *t, const struct found_list *l)
 				continue;
 			}
 			m->timeout_s = f->timeout_s;
+			if (k8s_identify(t->cfg->proc_root, t->cfg->pods_dir, t->cfg->containers_dir, f->pid,
+					 &m->k8s) == 0)
+				log_info("master %d is container %s of pod %s/%s", (int)f->pid,
+					 m->k8s.container, m->k8s.namespace, m->k8s.pod);
 			loader_track(t->ld, f->pid, f->pid, GO_ROLE_MASTER);
 			log_info("tracking master %d (app %s)", (int)f->pid, f->app);
 		} else if (registry_find(&t->reg, f->master)) {
