@@ -38,7 +38,8 @@ static void take_cid(const char *elem, size_t len, char *cid, size_t cidlen)
 
 	cid[0] = '\0';
 	/* the pod's own cgroup (pod<uid>, ...-pod<uid>.slice) names no container */
-	if ((len >= 3 && strncmp(elem, "pod", 3) == 0) || (len > 6 && strncmp(elem + len - 6, ".slice", 6) == 0))
+	if ((len >= 3 && strncmp(elem, "pod", 3) == 0) ||
+	    (len > 6 && strncmp(elem + len - 6, ".slice", 6) == 0))
 		return;
 	for (const char *q = elem; q < elem + len; q++)
 		if (*q == '-')
