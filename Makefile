@@ -31,7 +31,7 @@ BUILD_DEPS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
               libmicrohttpd-dev libyaml-dev pkg-config git libhiredis-dev libssl-dev
 TEST_DEPS  := libcmocka-dev gunicorn python3-flask python3-gevent python3-eventlet \
               wrk prometheus curl redis-server python3-redis python3-prometheus-client \
-              iproute2 procps
+              iproute2 procps clang-format
 
 .PHONY: all deps deps-test run test unit integration check format clean
 
@@ -73,7 +73,7 @@ unit: $(TEST_BINS)
 
 # Unit tests, then the integration suite against real Gunicorn and
 # Prometheus tooling; ends with "N passed, N failed".
-test: deps-test all unit
+test: deps-test all unit check
 	@bash tests/run.sh $(TEST_BINS)
 
 check:
