@@ -31,7 +31,7 @@ struct {
 /* Per worker aggregates; created when a worker is tracked. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, GO_MAX_PROCS);
+	__uint(max_entries, GO_MAX_WORKERS);
 	__type(key, __u32);
 	__type(value, struct go_worker_stats);
 } stats SEC(".maps") __weak;

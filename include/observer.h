@@ -13,11 +13,12 @@
 #define GO_MAX_SIZE_BOUNDS 23 /* size bucket bounds; one more bucket for +Inf */
 #define GO_COMM_LEN        16
 
-#define GO_MAX_PROCS 16384
-#define GO_MAX_CONNS 65536
-#define GO_MAX_CODES 16384
-#define GO_MAX_STASH 16384
-#define GO_MAX_MSIGS 4096
+#define GO_MAX_PROCS   16384
+#define GO_MAX_WORKERS 4096 /* stats entries: preallocated per CPU, so kept small */
+#define GO_MAX_CONNS   65536
+#define GO_MAX_CODES   16384
+#define GO_MAX_STASH   16384
+#define GO_MAX_MSIGS   4096
 
 /* Role of a tracked process in the procs map. */
 enum go_role {

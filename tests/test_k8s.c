@@ -62,6 +62,8 @@ static void test_not_a_pod(void **state)
 	parse("0::/system.slice/gunicorn.service\n", -1, NULL, NULL);
 	parse("0::/user.slice/user-0.slice/session-1.scope\n", -1, NULL, NULL);
 	parse("0::/docker/" CID "\n", -1, NULL, NULL);
+	/* cgroupfs driver seen from a private cgroup namespace */
+	parse("0::/../../pod" UID "/" CID "\n", 0, UID, CID);
 	parse("", -1, NULL, NULL);
 	/* "pod" without a UID after it */
 	parse("0::/kubepods/podnot-a-uid/" CID "\n", -1, NULL, NULL);

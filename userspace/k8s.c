@@ -70,7 +70,10 @@ int k8s_parse_cgroup(const char *text, char *uid, size_t uidlen, char *cid, size
 
 		if (!end)
 			end = line + strlen(line);
-		if (!memmem(line, (size_t)(end - line), "kubepods", 8))
+		/* "kubepods" may be above our cgroup namespace root (cgroupfs
+		 * driver, seen as /../../pod<uid>/<id>); "/pod<uid>" is enough */
+		if (!memmem(line, (size_t)(end - line), "kubepods", 8) &&
+		    !memmem(line, (size_t)(end - line), "/pod", 4))
 			continue;
 		for (p = line; (p = memmem(p, (size_t)(end - p), "pod", 3)); p += 3) {
 			if (end - p >= 3 + UID_LEN && take_uid(p + 3, uid) == 0)

@@ -252,7 +252,11 @@ struct mirror *mirror_start(const struct go_redis_config *c)
 	}
 	m->cfg = *c;
 	m->self = getpid();
-	if (gethostname(m->node, sizeof(m->node) - 1) || !m->node[0])
+	/* a DaemonSet sets NODE_NAME from the downward API: its host name
+	 * would be the pod's */
+	if (getenv("NODE_NAME") && *getenv("NODE_NAME"))
+		snprintf(m->node, sizeof(m->node), "%s", getenv("NODE_NAME"));
+	else if (gethostname(m->node, sizeof(m->node) - 1) || !m->node[0])
 		snprintf(m->node, sizeof(m->node), "unknown");
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->wake, NULL);
