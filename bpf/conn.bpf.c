@@ -109,7 +109,7 @@ static __always_inline void finish_request(__u32 tgid, struct go_conn *c)
 
 static __always_inline int on_accept(long ret)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 tgid = current_tgid();
 	struct go_conn_key key = { .tgid = tgid, .fd = (__s32)ret };
 	struct go_conn *old, c = {};
 	struct go_proc *p;
@@ -146,7 +146,7 @@ int exit_accept4(struct trace_event_raw_sys_exit *ctx)
 static __always_inline int stash_io(long fd, __u64 buf, __u32 kind)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct go_conn_key key = { .tgid = id >> 32, .fd = (__s32)fd };
+	struct go_conn_key key = { .tgid = current_tgid(), .fd = (__s32)fd };
 	struct io_args a = { .buf = buf, .fd = (__s32)fd, .kind = kind };
 
 	if (!bpf_map_lookup_elem(&conns, &key))
@@ -230,7 +230,7 @@ static __always_inline int on_read_exit(long ret)
 
 	if (unstash_io(&a) || ret <= 0)
 		return 0;
-	key.tgid = bpf_get_current_pid_tgid() >> 32;
+	key.tgid = current_tgid();
 	key.fd = a.fd;
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (!c)
@@ -259,7 +259,7 @@ static __always_inline int on_write_exit(long ret)
 
 	if (unstash_io(&a) || ret == 0)
 		return 0;
-	key.tgid = bpf_get_current_pid_tgid() >> 32;
+	key.tgid = current_tgid();
 	key.fd = a.fd;
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (!c || c->state == GO_CONN_IDLE)
@@ -292,7 +292,7 @@ static __always_inline int on_write_exit(long ret)
 
 static __always_inline int on_close(long fd, int remove)
 {
-	struct go_conn_key key = { .tgid = bpf_get_current_pid_tgid() >> 32, .fd = (__s32)fd };
+	struct go_conn_key key = { .tgid = current_tgid(), .fd = (__s32)fd };
 	struct go_conn *c = bpf_map_lookup_elem(&conns, &key);
 
 	if (!c)

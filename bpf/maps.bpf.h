@@ -6,6 +6,13 @@
 
 #include "observer.h"
 
+/* The inode of the observer's PID namespace. On a host it is the initial
+ * one; a node that is itself a container (kind) has its own, and tracked
+ * pids are those of that namespace, as the observer's /proc shows them. */
+#define GO_PROC_PID_INIT_INO 0xEFFFFFFCU
+#define GO_MAX_PIDNS_DEPTH   8
+const volatile __u32 pidns_inum __weak = GO_PROC_PID_INIT_INO;
+
 /* Bucket bounds, set by userspace before load. */
 const volatile __u64 dur_bounds_ns[GO_MAX_DUR_BOUNDS] __weak = {};
 const volatile __u32 n_dur_bounds __weak = 0;
@@ -73,6 +80,36 @@ struct {
 	__type(key, struct go_sig_key);
 	__type(value, __u64);
 } msigs SEC(".maps") __weak;
+
+/* t's process id as the observer sees it; 0 when t is not in its PID
+ * namespace (another node's container on the same kernel). */
+static __always_inline __u32 task_tgid(struct task_struct *t)
+{
+	struct pid *p;
+	struct upid u;
+	unsigned int level;
+
+	if (pidns_inum == GO_PROC_PID_INIT_INO)
+		return BPF_CORE_READ(t, tgid);
+	p = BPF_CORE_READ(t, group_leader, thread_pid);
+	if (!p)
+		return 0;
+	level = BPF_CORE_READ(p, level);
+	for (unsigned int i = 0; i < GO_MAX_PIDNS_DEPTH; i++) {
+		if (i > level || bpf_probe_read_kernel(&u, sizeof(u), &p->numbers[i]))
+			return 0;
+		if (BPF_CORE_READ(u.ns, ns.inum) == pidns_inum)
+			return (__u32)u.nr;
+	}
+	return 0;
+}
+
+static __always_inline __u32 current_tgid(void)
+{
+	if (pidns_inum == GO_PROC_PID_INIT_INO)
+		return bpf_get_current_pid_tgid() >> 32;
+	return task_tgid((struct task_struct *)bpf_get_current_task());
+}
 
 static __always_inline void count_drop(__u32 reason)
 {

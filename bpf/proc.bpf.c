@@ -38,8 +38,8 @@ static __always_inline void create_stats(__u32 tgid, __u32 master)
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 {
-	__u32 ptgid = parent->tgid;
-	__u32 ctgid = child->tgid;
+	__u32 ptgid = task_tgid(parent);
+	__u32 ctgid = task_tgid(child);
 	struct go_proc *p, w = {};
 
 	if (ptgid == ctgid)
@@ -73,8 +73,8 @@ static __always_inline int has_prefix(const char *s, const char *p, int n)
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
-	__u32 tgid = task->tgid;
-	__u32 ppid = BPF_CORE_READ(task, real_parent, tgid);
+	__u32 tgid = task_tgid(task);
+	__u32 ppid = task_tgid(BPF_CORE_READ(task, real_parent));
 	char comm[GO_COMM_LEN];
 
 	bpf_get_current_comm(comm, sizeof(comm));
@@ -89,7 +89,7 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_exit, struct task_struct *task)
 {
-	__u32 tgid = task->tgid;
+	__u32 tgid = task_tgid(task);
 	struct go_proc *p;
 	struct go_event *e;
 	__u32 master, role;
@@ -116,7 +116,7 @@ int BPF_PROG(on_exit, struct task_struct *task)
  * with mode 0 or 1 (gunicorn < 21) or utime on its descriptor (later). */
 static __always_inline int heartbeat(void)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 tgid = current_tgid();
 	struct go_worker_stats *s = bpf_map_lookup_elem(&stats, &tgid);
 
 	if (s)

@@ -16,7 +16,7 @@ SEC("tp_btf/signal_generate")
 int BPF_PROG(on_signal_generate, int sig, struct kernel_siginfo *info, struct task_struct *task, int group,
 	     int result)
 {
-	__u32 tgid = task->tgid;
+	__u32 tgid = task_tgid(task);
 	struct go_proc *p;
 	struct go_event *e;
 
@@ -26,7 +26,7 @@ int BPF_PROG(on_signal_generate, int sig, struct kernel_siginfo *info, struct ta
 	/* a master hears SIGCHLD for every worker exit: the exit event says more */
 	if (!p || (p->role == GO_ROLE_MASTER && sig == GO_SIGCHLD))
 		return 0;
-	e = event_new(GO_EV_SIGNAL, tgid, bpf_get_current_pid_tgid() >> 32, p->role, sig);
+	e = event_new(GO_EV_SIGNAL, tgid, current_tgid(), p->role, sig);
 	if (e)
 		bpf_ringbuf_submit(e, 0);
 	return 0;
@@ -35,7 +35,7 @@ int BPF_PROG(on_signal_generate, int sig, struct kernel_siginfo *info, struct ta
 SEC("tp_btf/signal_deliver")
 int BPF_PROG(on_signal_deliver, int sig, struct kernel_siginfo *info, struct k_sigaction *ka)
 {
-	struct go_sig_key key = { .tgid = bpf_get_current_pid_tgid() >> 32, .sig = (__u32)sig };
+	struct go_sig_key key = { .tgid = current_tgid(), .sig = (__u32)sig };
 	struct go_proc *p = bpf_map_lookup_elem(&procs, &key.tgid);
 	__u64 one = 1, *n;
 

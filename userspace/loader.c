@@ -63,6 +63,19 @@ int loader_preflight(void)
 	return 0;
 }
 
+/* Our PID namespace, so BPF reports pids as our /proc shows them. */
+static void set_pidns(struct observer_bpf *skel)
+{
+	struct stat st;
+
+	if (stat("/proc/self/ns/pid", &st) != 0)
+		return; /* keep the initial namespace */
+	skel->rodata->pidns_inum = (__u32)st.st_ino;
+	if (st.st_ino != 0xEFFFFFFCU)
+		log_info("running in a PID namespace of its own (inode %lu): reporting its pids",
+			 (unsigned long)st.st_ino);
+}
+
 static void set_bounds(struct observer_bpf *skel, const struct go_config *c)
 {
 	for (size_t i = 0; i < c->ndur; i++)
@@ -91,6 +104,7 @@ int loader_open(struct loader *l, const struct go_config *c, ring_buffer_sample_
 		return -1;
 	}
 	set_bounds(l->skel, c);
+	set_pidns(l->skel);
 	err = observer_bpf__load(l->skel);
 	if (err) {
 		fprintf(stderr,
