@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # run.sh UNIT_TEST_BINARY... - runs the cmocka unit tests, then every
-# integration/test_*.sh, and ends with one line "N passed, N failed".
-# Integration scripts get --ci under CI=true; INTEGRATION_ARGS adds more
-# (e.g. --quick).
+# integration/test_*.sh (or the scripts in SCRIPTS), and ends with one line
+# "N passed, N failed". Scripts get --ci under CI=true; INTEGRATION_ARGS adds
+# more (e.g. --quick).
 set -u
 cd "$(dirname "$0")/.." || exit 2
 passed=0
@@ -41,13 +41,21 @@ for t in "$@"; do
 	fi
 done
 
+# libFuzzer targets over their kept corpus once (make test sets these)
+if [ -n "${FUZZ_BINDIR:-}" ]; then
+	echo "== fuzz replay: $FUZZ_BINDIR"
+	# shellcheck disable=SC2086
+	bash fuzz/run.sh replay "$FUZZ_BINDIR" 0 ${FUZZ_REPLAY_TARGETS:-} 2>&1 | tee "$out"
+	count_script "$out" "${PIPESTATUS[0]}"
+fi
+
 args=()
 [ "${CI:-}" = "true" ] && args+=(--ci)
 # shellcheck disable=SC2206
 args+=(${INTEGRATION_ARGS:-})
-for s in integration/test_*.sh; do
+for s in ${SCRIPTS:-integration/test_*.sh}; do
 	[ -e "$s" ] || continue
-	echo "== integration: $s ${args[*]}"
+	echo "== script: $s ${args[*]}"
 	bash "$s" "${args[@]}" 2>&1 | tee "$out"
 	count_script "$out" "${PIPESTATUS[0]}"
 done
