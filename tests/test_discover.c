@@ -139,6 +139,22 @@ static void test_kind_python_attached_m(void **state)
 	assert_string_equal(app, "app:app");
 }
 
+/* Fuzz input (fuzz_gconf): "-m" as the last argument (there the 64th) left
+ * the first Gunicorn argument past the end of argv. */
+static void test_first_option_m_last(void **state)
+{
+	static const char *const argv[] = { "python3", "-X", "dev", "-m", NULL };
+	struct cmdline c;
+	char app[GO_APP_LEN];
+
+	(void)state;
+	make_cmdline(&c, argv);
+	assert_int_equal(gunicorn_first_option(&c), c.argc);
+	gunicorn_app_name(&c, app, sizeof(app));
+	assert_string_equal(app, "gunicorn");
+	assert_true(gunicorn_timeout(&c) == 0);
+}
+
 /* A title as the kernel shows it after setproctitle: the title, then the
  * rest of the old argv area as NULs. */
 static void test_split_cmdline_setproctitle_padding(void **state)
@@ -564,6 +580,21 @@ static void test_procfs_cmdline_fake(void **state)
 	assert_int_equal(procfs_cmdline(fake_root, 999, &c), -1); /* gone */
 }
 
+/* A FIFO or a device (a master's -c naming one) is refused, not waited on. */
+static void test_procfs_read_only_regular_files(void **state)
+{
+	char path[256], buf[64];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/fifo", fake_root);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(procfs_read(path, buf, sizeof(buf)), -1);
+	unlink(path);
+	assert_int_equal(procfs_read("/dev/zero", buf, sizeof(buf)), -1);
+	assert_int_equal(procfs_read(fake_root, buf, sizeof(buf)), -1); /* a directory */
+	assert_true(procfs_read("/proc/self/stat", buf, sizeof(buf)) > 0);
+}
+
 static void test_scan(void **state)
 {
 	struct found_list l = { 0 };
@@ -700,6 +731,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kind_command_lines),
 		cmocka_unit_test(test_kind_python_attached_m),
+		cmocka_unit_test(test_first_option_m_last),
 		cmocka_unit_test(test_split_cmdline_setproctitle_padding),
 		cmocka_unit_test(test_split_cmdline_plain),
 		cmocka_unit_test(test_split_cmdline_many_args),
@@ -708,6 +740,7 @@ int main(void)
 		cmocka_unit_test(test_app_name_truncated),
 		cmocka_unit_test(test_procfs_stat_odd_comm),
 		cmocka_unit_test(test_procfs_cmdline_fake),
+		cmocka_unit_test(test_procfs_read_only_regular_files),
 		cmocka_unit_test(test_scan),
 		cmocka_unit_test(test_workers_of_master),
 		cmocka_unit_test(test_scan_missing_root),

@@ -295,6 +295,43 @@ static void test_parse_key(void **state)
 	sb_free(&k.buf);
 }
 
+/* Fuzz input (fuzz_redis_keys): a sample with 32 labels, the most a sample
+ * may have, gets a node label too; the aggregator must read that key. */
+static void test_parse_key_33_labels(void **state)
+{
+	struct redis_records r;
+	struct rk_key k;
+	char text[1024];
+	size_t off = (size_t)snprintf(text, sizeof(text), "# HELP g G.\n# TYPE g gauge\ng{");
+
+	(void)state;
+	for (int i = 0; i < 32; i++)
+		off += (size_t)snprintf(text + off, sizeof(text) - off, "%sl%02d=\"v\"", i ? "," : "", i);
+	snprintf(text + off, sizeof(text) - off, "} 1\n");
+	build(text, "gunicorn", "me", &r);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(rk_parse_key(rk_str(&r, r.v[0].original_key), &k), 0);
+	assert_int_equal(k.nlabels, 33);
+	assert_string_equal(k.buf.data + k.name[32], "node");
+	assert_string_equal(k.buf.data + k.value[32], "me");
+	sb_free(&k.buf);
+	redis_records_free(&r);
+}
+
+/* Fuzz input (fuzz_redis_keys): text that ends with a bucket's value, and
+ * whose buffer goes on past len; the value is the bytes within len only. */
+static void test_bucket_value_at_end(void **state)
+{
+	static const char text[] = "# TYPE h histogram\nh_bucket{le=\"1\"} 57";
+	struct redis_records r;
+
+	(void)state;
+	assert_int_equal(redis_keys_build(text, sizeof(text) - 2, "gunicorn", "", 42, &r), 0);
+	assert_int_equal(r.n, 1);
+	assert_string_equal(rk_str(&r, r.v[0].value), "5");
+	redis_records_free(&r);
+}
+
 static void test_parse_key_rejects(void **state)
 {
 	static const char *const bad[] = {
@@ -451,6 +488,8 @@ int main(void)
 		cmocka_unit_test(test_node_label),
 		cmocka_unit_test(test_families),
 		cmocka_unit_test(test_parse_key),
+		cmocka_unit_test(test_parse_key_33_labels),
+		cmocka_unit_test(test_bucket_value_at_end),
 		cmocka_unit_test(test_parse_key_rejects),
 		cmocka_unit_test(test_fmt_double),
 		cmocka_unit_test(test_merge_roundtrip),

@@ -134,7 +134,7 @@ static int first_option(const struct cmdline *c)
 {
 	for (int i = 0; i < c->argc; i++) {
 		if (strcmp(c->argv[i], "-m") == 0)
-			return i + 2;
+			return i + 2 <= c->argc ? i + 2 : c->argc; /* "-m" may be the last */
 		if (strncmp(c->argv[i], "-mgunicorn", 10) == 0)
 			return i + 1;
 		if (is_gunicorn_script(c->argv[i]))

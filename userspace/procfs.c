@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "procfs.h"
@@ -13,9 +14,12 @@
 ssize_t procfs_read(const char *path, char *buf, size_t size)
 {
 	size_t off = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO or a device named by a master's -c never blocks
+	 * the observer; only regular files (/proc's are) are read. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	struct stat st;
 
-	if (fd < 0 || size == 0) {
+	if (fd < 0 || size == 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		if (fd >= 0)
 			close(fd);
 		return -1;

@@ -268,8 +268,12 @@ void rk_fmt_double(double v, char out[32])
 static void bucket_value(struct parse *ps, const struct sample *sm, char out[32])
 {
 	struct strbuf sig;
-	double v = strtod(sm->value, NULL), own = v;
+	char num[64];
+	double v, own;
 
+	/* the value is not NUL-terminated: the text may end right after it */
+	snprintf(num, sizeof(num), "%.*s", (int)sm->vlen, sm->value);
+	v = own = strtod(num, NULL);
 	sb_init(&sig);
 	sb_append(&sig, sm->name, sm->nlen);
 	for (size_t i = 0; i < sm->nl; i++) {

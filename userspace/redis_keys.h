@@ -54,7 +54,8 @@ void redis_records_free(struct redis_records *r);
 
 /* An original_key read back: every string NUL-terminated in buf, at the
  * offsets below; label values are the raw values (not escaped). */
-#define RK_MAX_LABELS 32
+/* a sample's 32 labels (redis_keys.c's MAX_LABELS) and the node label added */
+#define RK_MAX_LABELS 33
 struct rk_key {
 	struct strbuf buf;
 	size_t family, sample, help;
