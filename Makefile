@@ -7,13 +7,13 @@ BPF_ARCH   := $(subst x86_64,x86,$(subst aarch64,arm64,$(ARCH)))
 CLANG      ?= clang
 BPFTOOL    ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
 CC         ?= gcc
-BUILD      := build
+BUILD      ?= build
 LISTEN     ?= 0.0.0.0:9093
 
 CFLAGS     ?= -O2 -g
 CFLAGS     += -std=gnu11 -Wall -Wextra -Werror -Iinclude -Iuserspace -I$(BUILD) \
               -DGO_VERSION='"$(VERSION)"'
-LDLIBS     := -lbpf -lelf -lz -lmicrohttpd -lyaml -lhiredis -lcrypto -pthread
+LDLIBS     := -lbpf -lelf -lz -lmicrohttpd -lyaml -lhiredis -lcrypto -lcrypt -lcap -pthread
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Werror \
               -Ivmlinux/$(ARCH) -Iinclude
 
@@ -28,10 +28,11 @@ TEST_BINS  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 
 # Debian/Ubuntu packages: to build, and to run the tests.
 BUILD_DEPS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
-              libmicrohttpd-dev libyaml-dev pkg-config git libhiredis-dev libssl-dev
+              libmicrohttpd-dev libyaml-dev pkg-config git libhiredis-dev libssl-dev \
+              libcap-dev libcrypt-dev
 TEST_DEPS  := libcmocka-dev gunicorn python3-flask python3-gevent python3-eventlet \
               wrk prometheus curl redis-server python3-redis python3-prometheus-client \
-              iproute2 procps clang-format
+              iproute2 procps clang-format openssl libcap2-bin
 
 .PHONY: all deps deps-test run test unit integration check format clean
 
@@ -84,3 +85,106 @@ format:
 
 clean:
 	rm -rf $(BUILD)
+
+# Container image gunicorn-observer:$(VERSION) and :latest from the Dockerfile.
+# Starts dockerd when no engine answers; when no registry answers, builds the
+# Debian base images with debootstrap (cached under build/docker-base/).
+IMAGE_SOURCE ?= $(shell git config --get remote.origin.url 2>/dev/null)
+
+image:
+	@bash e2e/docker/image.sh "$(VERSION)" "$(IMAGE_SOURCE)"
+
+# The end-to-end suite, ending with "N passed, N failed": static checks of
+# deploy/kubernetes, the image run as the DaemonSet runs it against Gunicorn
+# in a second container, and the kind cluster test (it skips, in one line,
+# where kind is missing). E2E_ARGS=--quick is faster.
+E2E_SCRIPTS := e2e/kubernetes/test_manifests.sh e2e/docker/test_daemonset_in_docker.sh \
+               e2e/kubernetes/test_daemonset.sh
+
+e2e:
+	@sh tests/deps.sh python3-yaml shellcheck
+	@SCRIPTS="$(E2E_SCRIPTS)" INTEGRATION_ARGS="$(E2E_ARGS)" bash tests/run.sh
+
+.PHONY: image e2e
+
+# The benchmark behind BENCHMARKS.md (~15 min): Gunicorn under wrk without the
+# observer, with it, with prometheus_client and with statsd, alternated; then
+# scrape cost at 8 to 256 workers, and the host's fixed BPF costs. Prints the
+# tables; rewrites BENCHMARKS.md (bench/preamble.md + the results) and
+# bench/results.{md,json,png}. It refuses to run beside another observer
+# (BENCH_ARGS=--allow-others measures anyway, flagged). BENCH_ARGS=--quick
+# for a short run (results in a temporary directory); --profile (needs perf) profiles.
+BENCH_DEPS := wrk gnuplot-nox gunicorn python3-prometheus-client bpftool procps util-linux clang gcc \
+              libbpf-dev
+
+bench: deps all
+	@sh tests/deps.sh $(BENCH_DEPS)
+	GOBENCH_MAKE=1 BENCH_ARGS='$(BENCH_ARGS)' /usr/bin/python3 bench/bench.py \
+		--observer $(BUILD)/gunicorn-observer $(BENCH_ARGS)
+
+.PHONY: bench
+
+# Fuzz targets (clang libFuzzer, ASan, UBSan) for the parsers: fuzz/fuzz_<t>.c
+# linked with the userspace sources it reaches, built in $(BUILD)/fuzz.
+# `make fuzz` runs each for FUZZ_SECS (default 60) from fuzz/corpus/<t>/ and
+# fails on a crash, printing the reproducer; `make fuzz-replay` runs each
+# over its corpus once (part of `make test`), ending in "N passed, N failed".
+FUZZ_CC      ?= clang
+FUZZ_SECS    ?= 60
+FUZZ_DIR     := $(BUILD)/fuzz
+FUZZ_CFLAGS  := -g -O1 -std=gnu11 -Wall -Wextra -Werror -Iinclude -Iuserspace -fno-omit-frame-pointer \
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_TARGETS := http_parse config_yaml procfs gconf k8s expo_escape redis_keys
+FUZZ_BINS    := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_TARGETS))
+FUZZ_KNOWN   := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+# checked only for the goals that build them (the image's context has no fuzz/)
+ifneq ($(filter fuzz fuzz-build fuzz-replay test,$(MAKECMDGOALS)),)
+ifneq ($(filter-out $(FUZZ_KNOWN),$(FUZZ_TARGETS)),)
+$(error FUZZ_TARGETS: no fuzz/fuzz_$(firstword $(filter-out $(FUZZ_KNOWN),$(FUZZ_TARGETS))).c; choose from: $(FUZZ_KNOWN))
+endif
+endif
+FUZZ_DEPS    := clang libclang-rt-$(shell $(FUZZ_CC) -dumpversion 2>/dev/null | cut -d. -f1)-dev
+
+FUZZ_SRCS_http_parse  :=
+FUZZ_SRCS_config_yaml := userspace/config.c userspace/config_yaml.c userspace/config_print.c \
+                         userspace/log.c userspace/procfs.c
+FUZZ_LIBS_config_yaml := -lyaml
+FUZZ_SRCS_procfs      := userspace/procfs.c
+FUZZ_SRCS_gconf       := userspace/gconf.c userspace/discover.c userspace/procfs.c
+FUZZ_SRCS_k8s         := userspace/k8s.c userspace/procfs.c
+FUZZ_SRCS_expo_escape := userspace/expo.c userspace/strbuf.c userspace/lifecycle.c \
+                         userspace/redis_keys.c userspace/redis_json.c
+FUZZ_LIBS_expo_escape := -lcrypto
+FUZZ_SRCS_redis_keys  := userspace/redis_keys.c userspace/redis_json.c userspace/strbuf.c
+FUZZ_LIBS_redis_keys  := -lcrypto
+
+define FUZZ_RULE
+$(FUZZ_DIR)/fuzz_$(1): fuzz/fuzz_$(1).c fuzz/fakeroot.h $(FUZZ_SRCS_$(1)) $(HEADERS) | $(FUZZ_DIR)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $$< $(FUZZ_SRCS_$(1)) $(FUZZ_LIBS_$(1)) -o $$@
+endef
+$(foreach t,$(FUZZ_TARGETS),$(eval $(call FUZZ_RULE,$(t))))
+
+$(FUZZ_DIR):
+	mkdir -p $@
+
+fuzz-deps:
+	@sh tests/deps.sh $(FUZZ_DEPS)
+
+fuzz-build: fuzz-deps $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	@bash fuzz/run.sh fuzz $(FUZZ_DIR) $(FUZZ_SECS) $(FUZZ_TARGETS)
+
+fuzz-replay: fuzz-build
+	@bash fuzz/run.sh replay $(FUZZ_DIR) 0 $(FUZZ_TARGETS)
+
+# `make test` replays every corpus too (tests/run.sh counts it).
+test: fuzz-build
+test: export FUZZ_BINDIR := $(FUZZ_DIR)
+test: export FUZZ_REPLAY_TARGETS := $(FUZZ_TARGETS)
+
+check: check-fuzz
+check-fuzz:
+	clang-format --dry-run --Werror fuzz/*.c fuzz/*.h
+
+.PHONY: fuzz fuzz-build fuzz-deps fuzz-replay check-fuzz

@@ -44,18 +44,13 @@ static __always_inline void add_bucket(__u64 *buckets, __u32 i, __u32 max)
 		buckets[i] += 1;
 }
 
-/* Fold the finished request of c into its worker's aggregates. */
-static __always_inline void record_request(__u32 tgid, struct go_conn *c)
+/* Fold the finished request of c into its worker's aggregates s. */
+static __always_inline void record_request(struct go_worker_stats *s, __u32 tgid, struct go_conn *c)
 {
-	struct go_worker_stats *s = bpf_map_lookup_elem(&stats, &tgid);
 	struct go_code_key ck = { .tgid = tgid, .code = c->status };
 	__u64 dur = c->last_send_ns - c->req_start_ns, one = 1, *n;
 	__u32 i;
 
-	if (!s) {
-		count_drop(GO_DROP_STATS_MISSING);
-		return;
-	}
 	s->requests += 1;
 	s->dur_sum_ns += dur;
 	s->req_bytes_sum += c->req_bytes;
@@ -76,28 +71,22 @@ static __always_inline void record_request(__u32 tgid, struct go_conn *c)
 }
 
 /* End whatever request c holds: answered ones are recorded, unanswered ones
- * are aborted. Leaves c idle. */
-static __always_inline void finish_request(__u32 tgid, struct go_conn *c)
+ * are aborted. s is the worker's aggregates (NULL when it has none). Leaves
+ * c idle. */
+static __always_inline void finish_with(__u32 tgid, struct go_conn *c, struct go_worker_stats *s)
 {
-	struct go_worker_stats *s;
-
-	/* A response that could not be written was not sent: Gunicorn logs
-	 * no access line for it either. */
-	if (c->state == GO_CONN_RESPONSE && !c->send_failed) {
-		record_request(tgid, c);
-	} else if (c->state == GO_CONN_RESPONSE) {
-		s = bpf_map_lookup_elem(&stats, &tgid);
-		if (s)
-			s->aborted += 1;
-		else
+	if (c->state != GO_CONN_IDLE) {
+		if (!s)
 			count_drop(GO_DROP_STATS_MISSING);
-	} else if (c->state == GO_CONN_REQUEST) {
-		s = bpf_map_lookup_elem(&stats, &tgid);
-		if (s) {
+		/* A response that could not be written was not sent: Gunicorn
+		 * logs no access line for it either. */
+		else if (c->state == GO_CONN_RESPONSE && !c->send_failed)
+			record_request(s, tgid, c);
+		else if (c->state == GO_CONN_RESPONSE)
+			s->aborted += 1;
+		else {
 			s->aborted += 1;
 			s->in_flight -= 1;
-		} else {
-			count_drop(GO_DROP_STATS_MISSING);
 		}
 	}
 	c->state = GO_CONN_IDLE;
@@ -105,6 +94,11 @@ static __always_inline void finish_request(__u32 tgid, struct go_conn *c)
 	c->req_bytes = 0;
 	c->resp_bytes = 0;
 	c->status = 0;
+}
+
+static __always_inline void finish_request(__u32 tgid, struct go_conn *c)
+{
+	finish_with(tgid, c, c->state == GO_CONN_IDLE ? NULL : bpf_map_lookup_elem(&stats, &tgid));
 }
 
 static __always_inline int on_accept(long ret)
@@ -142,13 +136,30 @@ int exit_accept4(struct trace_event_raw_sys_exit *ctx)
 	return on_accept(ctx->ret);
 }
 
+/* Kernels from 5.15 let a program read the registers saved at syscall
+ * entry (bpf_task_pt_regs): the exit tracepoint finds the fd and buffer
+ * there, and the entry programs return at once, which costs less than a
+ * hash map write at every entry and a delete at every exit. Older kernels
+ * stash them at entry, by thread. GO_FORCE_STASH builds the older way on
+ * any kernel, to test it. */
+#ifdef GO_FORCE_STASH
+#define have_entry_regs() 0
+#else
+#define have_entry_regs() bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_task_pt_regs)
+#endif
+
 /* Remember the arguments of a read or write on a tracked connection. */
 static __always_inline int stash_io(long fd, __u64 buf, __u32 kind)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct go_conn_key key = { .tgid = current_tgid(), .fd = (__s32)fd };
 	struct io_args a = { .buf = buf, .fd = (__s32)fd, .kind = kind };
+	struct go_conn_key key;
+	__u64 id;
 
+	if (have_entry_regs())
+		return 0;
+	id = bpf_get_current_pid_tgid();
+	key.tgid = current_tgid();
+	key.fd = (__s32)fd;
 	if (!bpf_map_lookup_elem(&conns, &key))
 		return 0;
 	if (bpf_map_update_elem(&stash, &id, &a, BPF_ANY))
@@ -156,12 +167,24 @@ static __always_inline int stash_io(long fd, __u64 buf, __u32 kind)
 	return 0;
 }
 
-/* Take back the stashed arguments of this thread's syscall. */
-static __always_inline int unstash_io(struct io_args *a)
+/* The fd and buffer of the syscall now returning; -1 when it was not on a
+ * tracked connection (stashed calls only). arm64 keeps the first argument
+ * in orig_x0: PT_REGS_PARM1_SYSCALL knows. */
+static __always_inline int exit_args(struct io_args *a, __u32 kind)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct io_args *p = bpf_map_lookup_elem(&stash, &id);
+	struct io_args *p;
+	__u64 id;
 
+	if (have_entry_regs()) {
+		struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+
+		a->fd = (__s32)PT_REGS_PARM1_SYSCALL(regs);
+		a->buf = kind == IO_NODATA ? 0 : (__u64)PT_REGS_PARM2_SYSCALL(regs);
+		a->kind = kind;
+		return 0;
+	}
+	id = bpf_get_current_pid_tgid();
+	p = bpf_map_lookup_elem(&stash, &id);
 	if (!p)
 		return -1;
 	*a = *p;
@@ -202,10 +225,8 @@ fail:
 	return 0;
 }
 
-static __always_inline void start_request(__u32 tgid, struct go_conn *c, long ret, int method)
+static __always_inline void start_request(struct go_worker_stats *s, struct go_conn *c, long ret, int method)
 {
-	struct go_worker_stats *s = bpf_map_lookup_elem(&stats, &tgid);
-
 	c->state = GO_CONN_REQUEST;
 	c->method = method;
 	c->req_start_ns = bpf_ktime_get_ns();
@@ -220,15 +241,16 @@ static __always_inline void start_request(__u32 tgid, struct go_conn *c, long re
 		count_drop(GO_DROP_STATS_MISSING);
 }
 
-static __always_inline int on_read_exit(long ret)
+static __always_inline int on_read_exit(long ret, __u32 kind)
 {
+	struct go_worker_stats *s;
 	struct io_args a;
 	struct go_conn_key key;
 	struct go_conn *c;
 	__u8 buf[GO_PEEK_LEN] = {};
 	int n, method;
 
-	if (unstash_io(&a) || ret <= 0)
+	if (exit_args(&a, kind) || ret <= 0)
 		return 0;
 	key.tgid = current_tgid();
 	key.fd = a.fd;
@@ -243,12 +265,14 @@ static __always_inline int on_read_exit(long ret)
 	method = go_parse_request_start(buf, n);
 	if (method == GO_METHOD_NONE)
 		return 0;
-	finish_request(key.tgid, c); /* keep-alive: the previous one is done */
-	start_request(key.tgid, c, ret, method);
+	/* one lookup of the aggregates for both */
+	s = bpf_map_lookup_elem(&stats, &key.tgid);
+	finish_with(key.tgid, c, s); /* keep-alive: the previous one is done */
+	start_request(s, c, ret, method);
 	return 0;
 }
 
-static __always_inline int on_write_exit(long ret)
+static __always_inline int on_write_exit(long ret, __u32 kind)
 {
 	struct io_args a;
 	struct go_conn_key key;
@@ -257,7 +281,7 @@ static __always_inline int on_write_exit(long ret)
 	__u8 buf[GO_PEEK_LEN] = {};
 	int n, code;
 
-	if (unstash_io(&a) || ret == 0)
+	if (exit_args(&a, kind) || ret == 0)
 		return 0;
 	key.tgid = current_tgid();
 	key.fd = a.fd;
@@ -284,6 +308,18 @@ static __always_inline int on_write_exit(long ret)
 		if (s)
 			s->in_flight -= 1;
 		return 0;
+	}
+	/* Requests pipelined in one read start no request of their own: a
+	 * write that opens with a final status line answers the next one. */
+	n = ret >= 12 ? peek(&a, ret, buf) : 0;
+	code = go_parse_status_line(buf, n);
+	if (code >= 200 || code == 101) {
+		__u64 start = c->last_send_ns;
+
+		finish_request(key.tgid, c);
+		c->state = GO_CONN_RESPONSE;
+		c->status = code;
+		c->req_start_ns = start;
 	}
 	c->resp_bytes += ret;
 	c->last_send_ns = bpf_ktime_get_ns();
@@ -330,25 +366,25 @@ int enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_exit_read")
 int exit_read(struct trace_event_raw_sys_exit *ctx)
 {
-	return on_read_exit(ctx->ret);
+	return on_read_exit(ctx->ret, IO_BUF);
 }
 
 SEC("tracepoint/syscalls/sys_exit_recvfrom")
 int exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
 {
-	return on_read_exit(ctx->ret);
+	return on_read_exit(ctx->ret, IO_BUF);
 }
 
 SEC("tracepoint/syscalls/sys_exit_readv")
 int exit_readv(struct trace_event_raw_sys_exit *ctx)
 {
-	return on_read_exit(ctx->ret);
+	return on_read_exit(ctx->ret, IO_IOV);
 }
 
 SEC("tracepoint/syscalls/sys_exit_recvmsg")
 int exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
 {
-	return on_read_exit(ctx->ret);
+	return on_read_exit(ctx->ret, IO_MSG);
 }
 
 SEC("tracepoint/syscalls/sys_enter_write")
@@ -384,31 +420,31 @@ int enter_sendfile(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_exit_write")
 int exit_write(struct trace_event_raw_sys_exit *ctx)
 {
-	return on_write_exit(ctx->ret);
+	return on_write_exit(ctx->ret, IO_BUF);
 }
 
 SEC("tracepoint/syscalls/sys_exit_sendto")
 int exit_sendto(struct trace_event_raw_sys_exit *ctx)
 {
-	return on_write_exit(ctx->ret);
+	return on_write_exit(ctx->ret, IO_BUF);
 }
 
 SEC("tracepoint/syscalls/sys_exit_writev")
 int exit_writev(struct trace_event_raw_sys_exit *ctx)
 {
-	return on_write_exit(ctx->ret);
+	return on_write_exit(ctx->ret, IO_IOV);
 }
 
 SEC("tracepoint/syscalls/sys_exit_sendmsg")
 int exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
 {
-	return on_write_exit(ctx->ret);
+	return on_write_exit(ctx->ret, IO_MSG);
 }
 
 SEC("tracepoint/syscalls/sys_exit_sendfile64")
 int exit_sendfile(struct trace_event_raw_sys_exit *ctx)
 {
-	return on_write_exit(ctx->ret);
+	return on_write_exit(ctx->ret, IO_NODATA);
 }
 
 SEC("tracepoint/syscalls/sys_enter_close")

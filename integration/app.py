@@ -1,9 +1,10 @@
 # Test WSGI app for the gunicorn-observer integration tests (run as app:app).
 # Every response carries X-Worker-Pid so the client knows which worker answered.
 import os
+import tempfile
 import time
 
-from flask import Flask, Response, redirect, request
+from flask import Flask, Response, redirect, request, send_file
 
 app = Flask(__name__)
 
@@ -72,6 +73,43 @@ def alloc():
     for i in range(0, len(buf), 4096):
         buf[i] = 1
     return Response("%d\n" % len(buf), mimetype="text/plain")
+
+
+# Routes for test_adversarial.sh.
+def pieces(n, size, delay):
+    for _ in range(n):
+        if delay:
+            time.sleep(delay)
+        yield b"s" * size
+
+
+@app.route("/stream")
+def stream():
+    # ?n= pieces of ?size= bytes, one send each, ?delay= seconds before each; Content-Length set
+    n, size = int(request.args.get("n", "100")), int(request.args.get("size", "1000"))
+    body = pieces(n, size, float(request.args.get("delay", "0")))
+    return Response(body, mimetype="application/octet-stream", headers={"Content-Length": str(n * size)})
+
+
+@app.route("/chunked")
+def chunked():
+    # the same without Content-Length: HTTP/1.1 gets Transfer-Encoding: chunked
+    n, size = int(request.args.get("n", "100")), int(request.args.get("size", "1000"))
+    return Response(pieces(n, size, float(request.args.get("delay", "0"))),
+                    mimetype="application/octet-stream")
+
+
+@app.route("/file")
+def file():
+    # a file of ?size= bytes through wsgi.file_wrapper: Gunicorn sends it with sendfile
+    size = int(request.args.get("size", "300000"))
+    path = os.path.join(tempfile.gettempdir(), "gobs-app-file-%d" % size)
+    if not os.path.exists(path) or os.path.getsize(path) != size:
+        tmp = "%s.%d" % (path, os.getpid())
+        with open(tmp, "wb") as f:
+            f.write(b"f" * size)
+        os.rename(tmp, path)
+    return send_file(path, mimetype="application/octet-stream", conditional=False, etag=False)
 
 
 @app.after_request

@@ -18,6 +18,10 @@ ALL_WORKER_PIDS=()
 GPID='' GPORT='' OPID='' OPORT=''
 WORKDIR=$(mktemp -d /tmp/gobs-it.XXXXXX)
 ACCESS_LOG=$WORKDIR/access.log GUNICORN_LOG=$WORKDIR/gunicorn.log OBSERVER_LOG=$WORKDIR/observer.log
+# Observers of this script pin their maps and programs here, apart from any
+# other observer on the host; removed on exit.
+GUNICORN_OBSERVER_PIN_DIR=/sys/fs/bpf/${WORKDIR##*/}
+export GUNICORN_OBSERVER_PIN_DIR=${GUNICORN_OBSERVER_PIN_DIR//./-}
 exec 3>&1 4>&2  # the script's own stdout/stderr, for vsay and cleanup
 
 parse_args() {
@@ -82,6 +86,10 @@ cleanup() {
     for pid in "${ALL_WORKER_PIDS[@]}"; do  # workers orphaned by a killed master
         if alive "$pid" && grep -q gunicorn "/proc/$pid/cmdline" 2>/dev/null; then kill -KILL "$pid"; fi
     done
+    if [ -d "$GUNICORN_OBSERVER_PIN_DIR" ] && ! { [ -x "$OBSERVER" ] && "$OBSERVER" cleanup > /dev/null; } &&
+        ! rm -rf "$GUNICORN_OBSERVER_PIN_DIR"; then
+        echo "   could not remove the pins in $GUNICORN_OBSERVER_PIN_DIR"
+    fi
     if [ "$rc" -ne 0 ] || [ "$FAILED" -ne 0 ]; then
         [ "$CI" = 1 ] && dump_logs
         echo "logs kept in $WORKDIR"

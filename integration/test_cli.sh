@@ -89,7 +89,9 @@ E1=$!
 STARTED+=("$E1")
 for i in $(seq 100); do [ "$(http_code "http://127.0.0.1:$P1/healthz")" = 200 ] && break; sleep 0.1; done
 [ "$(http_code "http://127.0.0.1:$P1/healthz")" = 200 ] && pass "PROMETHEUS_BIND_ADDRESS/PROMETHEUS_METRICS_PORT honoured (port $P1)" || fail "env port $P1 not served"
-curl -sf --max-time 5 "http://127.0.0.1:$P1/metrics" | grep -q "master_pid=\"$G2\"" && pass "env-configured observer tracks master $G2 (port $G2PORT)" || fail "env-configured observer misses master $G2"
+code=$(curl -s --max-time 5 -o "$WORKDIR/env-metrics.txt" -w '%{http_code}' "http://127.0.0.1:$P1/metrics")
+if grep -q "master_pid=\"$G2\"" "$WORKDIR/env-metrics.txt"; then pass "env-configured observer tracks master $G2 (port $G2PORT)"
+else fail "env-configured observer misses master $G2: HTTP '$code', $(grep -c . "$WORKDIR/env-metrics.txt") lines, log: $(tail -n 4 "$WORKDIR/observer_env.log" | tr '\n' ' ')"; fi
 kill -INT "$E1"
 rc=0
 wait "$E1" 2>/dev/null || rc=$?

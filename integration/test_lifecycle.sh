@@ -97,7 +97,7 @@ mget() {
 show() { echo "${1:-absent}"; }
 
 # has_worker FILE PID: some series of our master carry worker_pid=PID
-has_worker() { grep -F "master_pid=\"$GPID\"" "$1" | grep -qF "worker_pid=\"$2\""; }
+has_worker() { grep -F "master_pid=\"$GPID\"" "$1" | grep -F "worker_pid=\"$2\"" > /dev/null; }  # no -q: it would cut the pipe
 
 # worker_state FILE PID: the state label whose gauge is 1 (none / a,b when several)
 worker_state() {

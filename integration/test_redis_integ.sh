@@ -48,7 +48,7 @@ start_redis() { # on $RPORT (a free one the first time)
     [ -n "$RPORT" ] || RPORT=$(free_port)
     vsay "+ redis-server --port $RPORT --save '' --appendonly no"
     redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no \
-        >> "$W/redis.log" 2>&1 &
+        --enable-debug-command local >> "$W/redis.log" 2>&1 &
     RPID=$!
     STARTED+=("$RPID")
     for i in $(seq 100); do
@@ -169,6 +169,29 @@ dup=$(grep '^# TYPE' "$W/agg2.txt" | sort | uniq -d | wc -l)
     pass "a second node ($clones keys): $b series with node=\"other-node\" beside $a of ours, one TYPE per family" ||
     fail "second node: $a series of ours, $b of other-node, $dup duplicated TYPE lines"
 sleep $((TTL + 1))  # the clones expire; ours do not
+
+# scrape_times N: the slowest of N scrapes 0.5 s apart, in ms
+scrape_times() {
+    local i t0 ms worst=0
+    for i in $(seq "$1"); do
+        t0=$(date +%s%N)
+        curl -sf --max-time 10 -o "$W/timed.txt" "http://127.0.0.1:$OPORT/metrics" || fail "scrape failed"
+        ms=$((($(date +%s%N) - t0) / 1000000))
+        [ "$ms" -gt "$worst" ] && worst=$ms
+        sleep 0.5
+    done
+    echo "$worst"
+}
+say "slow: Redis busy in DEBUG SLEEP never delays /metrics"
+usual=$(scrape_times 6)
+redis-cli -p "$RPORT" DEBUG SLEEP 4 > "$W/debug-sleep.txt" 2>&1 &
+sleep 0.2
+busy=$(scrape_times 6)
+wait $!
+if ! grep -q OK "$W/debug-sleep.txt"; then fail "DEBUG SLEEP did not run: $(cat "$W/debug-sleep.txt")"
+elif [ "$busy" -lt 1000 ]; then  # a mirror in the way would take the 4 s
+    pass "6 scrapes during a 4 s DEBUG SLEEP of Redis, slowest ${busy} ms (usual slowest ${usual} ms)"
+else fail "a scrape took ${busy} ms while Redis slept (usual slowest ${usual} ms)"; fi
 
 say "slow: a stopped Redis never delays /metrics"
 kill -STOP "$RPID"

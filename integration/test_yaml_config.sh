@@ -27,7 +27,8 @@ CONFIG_ENV=(PROMETHEUS_METRICS_PORT PROMETHEUS_BIND_ADDRESS REDIS_ENABLED REDIS_
     REDIS_PASSWORD REDIS_KEY_PREFIX REDIS_TTL_SECONDS REDIS_TTL_DISABLED GUNICORN_OBSERVER_PIDS
     GUNICORN_OBSERVER_MATCH GUNICORN_OBSERVER_STUCK_THRESHOLD GUNICORN_OBSERVER_LOG_LEVEL
     GUNICORN_OBSERVER_MIRROR_INTERVAL GUNICORN_OBSERVER_DURATION_BUCKETS GUNICORN_OBSERVER_SIZE_BUCKETS
-    GUNICORN_OBSERVER_CONFIG)
+    GUNICORN_OBSERVER_CONFIG GUNICORN_OBSERVER_PIN GUNICORN_OBSERVER_PIN_DIR)
+PIN_DIR=$GUNICORN_OBSERVER_PIN_DIR  # lib.sh's, for the observers of part 3
 unset "${CONFIG_ENV[@]}"  # only what each check sets itself
 
 # observe OUT ERR CMD...: run CMD (env assignments allowed, via env), stdout to OUT, stderr to ERR;
@@ -77,9 +78,20 @@ observer:
   stuck_threshold: 7.5  # file $F:34
   log_level: warn  # file $F:35
   mirror_interval: 2  # file $F:36
+  endpoint:
+    tls_cert: ""  # default
+    tls_key: ""  # default
+    basic_auth_user: ""  # default
+    basic_auth_password_file: ""  # default
+    connection_limit: 512  # default
+    per_ip_connection_limit: 16  # default
+    connection_timeout: 10  # default
   buckets:
     duration: [0.005, 0.02, 0.1, 0.5, 2]  # file $F:38
     size: [256, 4096, 65536]  # file $F:40
+  pin: false  # file $F:43
+  pin_dir: "/sys/fs/bpf/shop"  # file $F:44
+  max_connections: 65536  # default
 EOF
 }
 
@@ -168,7 +180,8 @@ ENVSET=(PROMETHEUS_BIND_ADDRESS=::1 PROMETHEUS_METRICS_PORT=9292 REDIS_ENABLED=t
     REDIS_PORT=6390 REDIS_DB=5 REDIS_PASSWORD=envpw REDIS_KEY_PREFIX=envprefix REDIS_TTL_SECONDS=900
     REDIS_TTL_DISABLED=true GUNICORN_OBSERVER_PIDS=11,12 GUNICORN_OBSERVER_MATCH=env-match
     GUNICORN_OBSERVER_STUCK_THRESHOLD=3 GUNICORN_OBSERVER_LOG_LEVEL=debug GUNICORN_OBSERVER_MIRROR_INTERVAL=4
-    GUNICORN_OBSERVER_DURATION_BUCKETS=0.01,0.1,1 GUNICORN_OBSERVER_SIZE_BUCKETS=512,8192)
+    GUNICORN_OBSERVER_DURATION_BUCKETS=0.01,0.1,1 GUNICORN_OBSERVER_SIZE_BUCKETS=512,8192
+    GUNICORN_OBSERVER_PIN=true GUNICORN_OBSERVER_PIN_DIR=/sys/fs/bpf/env-dir)
 cat > "$W/want_env.txt" << 'EOF'
 # effective configuration of gunicorn-observer: value  # source
 exporter:
@@ -190,9 +203,20 @@ observer:
   stuck_threshold: 3  # env GUNICORN_OBSERVER_STUCK_THRESHOLD
   log_level: debug  # env GUNICORN_OBSERVER_LOG_LEVEL
   mirror_interval: 4  # env GUNICORN_OBSERVER_MIRROR_INTERVAL
+  endpoint:
+    tls_cert: ""  # default
+    tls_key: ""  # default
+    basic_auth_user: ""  # default
+    basic_auth_password_file: ""  # default
+    connection_limit: 512  # default
+    per_ip_connection_limit: 16  # default
+    connection_timeout: 10  # default
   buckets:
     duration: [0.01, 0.1, 1]  # env GUNICORN_OBSERVER_DURATION_BUCKETS
     size: [512, 8192]  # env GUNICORN_OBSERVER_SIZE_BUCKETS
+  pin: true  # env GUNICORN_OBSERVER_PIN
+  pin_dir: "/sys/fs/bpf/env-dir"  # env GUNICORN_OBSERVER_PIN_DIR
+  max_connections: 65536  # default
 EOF
 observe "$W/p_env.out" "$W/p_env.err" env "${ENVSET[@]}" "$OBSERVER" -c "$PYFILE" --print-config
 [ "$RC" = 0 ] && pass "every variable over the file: exit 0" || fail "every variable over the file: exit $RC: $(head -n 5 "$W/p_env.err")"
@@ -206,7 +230,8 @@ printf 'flagpw\n' > "$W/redis-password"
 FLAGS=(--listen 127.0.0.1:9393 --redis-enabled false --redis-host flag-redis --redis-port 6400 --redis-db 7
     --redis-password-file "$W/redis-password" --redis-key-prefix flagprefix --redis-ttl-seconds 1200
     --redis-ttl-disabled false --pid 21 --pid 22 --match flag-match --stuck-threshold 4 --log-level error
-    --mirror-interval 6 --duration-buckets 0.02,0.2,2 --size-buckets 1024,16384)
+    --mirror-interval 6 --duration-buckets 0.02,0.2,2 --size-buckets 1024,16384 --no-pin
+    --pin-dir /sys/fs/bpf/flag-dir)
 cat > "$W/want_flag.txt" << EOF
 # effective configuration of gunicorn-observer: value  # source
 exporter:
@@ -228,9 +253,20 @@ observer:
   stuck_threshold: 4  # flag --stuck-threshold
   log_level: error  # flag --log-level
   mirror_interval: 6  # flag --mirror-interval
+  endpoint:
+    tls_cert: ""  # default
+    tls_key: ""  # default
+    basic_auth_user: ""  # default
+    basic_auth_password_file: ""  # default
+    connection_limit: 512  # default
+    per_ip_connection_limit: 16  # default
+    connection_timeout: 10  # default
   buckets:
     duration: [0.02, 0.2, 2]  # flag --duration-buckets
     size: [1024, 16384]  # flag --size-buckets
+  pin: false  # flag --pin
+  pin_dir: "/sys/fs/bpf/flag-dir"  # flag --pin-dir
+  max_connections: 65536  # default
 EOF
 observe "$W/p_flag.out" "$W/p_flag.err" env "${ENVSET[@]}" "$OBSERVER" -c "$PYFILE" "${FLAGS[@]}" --print-config
 [ "$RC" = 0 ] && pass "every flag over the environment and the file: exit 0" || fail "every flag: exit $RC: $(head -n 5 "$W/p_flag.err")"
@@ -335,6 +371,7 @@ fi
 
 # ---------------------------------------------------------------------------
 say "the observer configured only by a YAML file, against real gunicorn"
+export GUNICORN_OBSERVER_PIN_DIR=$PIN_DIR
 OPORT=$(free_port)
 RUNFILE=$W/run.yaml
 DUR_LES="0.003 0.015 0.04 0.2 1.5 +Inf"

@@ -58,6 +58,16 @@ static const char *const env_names[S_COUNT] = {
 	[S_INTERVAL] = "GUNICORN_OBSERVER_MIRROR_INTERVAL",
 	[S_DUR] = "GUNICORN_OBSERVER_DURATION_BUCKETS",
 	[S_SIZE] = "GUNICORN_OBSERVER_SIZE_BUCKETS",
+	[S_MAXCONN] = "GUNICORN_OBSERVER_MAX_CONNECTIONS",
+	[S_PIN] = "GUNICORN_OBSERVER_PIN",
+	[S_PINDIR] = "GUNICORN_OBSERVER_PIN_DIR",
+	[S_TLSCERT] = "GUNICORN_OBSERVER_TLS_CERT",
+	[S_TLSKEY] = "GUNICORN_OBSERVER_TLS_KEY",
+	[S_AUTHUSER] = "GUNICORN_OBSERVER_BASIC_AUTH_USER",
+	[S_AUTHFILE] = "GUNICORN_OBSERVER_BASIC_AUTH_PASSWORD_FILE",
+	[S_CONNLIMIT] = "GUNICORN_OBSERVER_CONNECTION_LIMIT",
+	[S_IPLIMIT] = "GUNICORN_OBSERVER_PER_IP_CONNECTION_LIMIT",
+	[S_CONNTIMEOUT] = "GUNICORN_OBSERVER_CONNECTION_TIMEOUT",
 };
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -198,6 +208,16 @@ static void assert_all_good(const struct go_config *c)
 	assert_memory_equal(c->dur_bounds, dur, sizeof(dur));
 	assert_int_equal(c->nsize, ARRAY_LEN(size));
 	assert_memory_equal(c->size_bounds, size, sizeof(size));
+	assert_int_equal(c->pin, 0);
+	assert_string_equal(c->pin_dir, "/sys/fs/bpf/shop");
+	assert_int_equal(c->max_conns, 4096);
+	assert_string_equal(c->tls_cert, "/etc/go/cert.pem");
+	assert_string_equal(c->tls_key, "/etc/go/key.pem");
+	assert_string_equal(c->auth_user, "prom");
+	assert_string_equal(c->auth_password_file, "/etc/go/pw.hash");
+	assert_int_equal(c->http_conn_limit, 100);
+	assert_int_equal(c->http_per_ip_limit, 4);
+	assert_int_equal(c->http_timeout_s, 5);
 }
 
 /* Every field of two configurations, the password apart. */
@@ -228,6 +248,16 @@ static void assert_config_equal_but_password(const struct go_config *a, const st
 	assert_int_equal(a->redis.ttl_disabled, b->redis.ttl_disabled);
 	if (a->redis.interval_s != b->redis.interval_s)
 		fail_msg("mirror_interval %.17g != %.17g", a->redis.interval_s, b->redis.interval_s);
+	assert_int_equal(a->pin, b->pin);
+	assert_string_equal(a->pin_dir, b->pin_dir);
+	assert_int_equal(a->max_conns, b->max_conns);
+	assert_string_equal(a->tls_cert, b->tls_cert);
+	assert_string_equal(a->tls_key, b->tls_key);
+	assert_string_equal(a->auth_user, b->auth_user);
+	assert_string_equal(a->auth_password_file, b->auth_password_file);
+	assert_int_equal(a->http_conn_limit, b->http_conn_limit);
+	assert_int_equal(a->http_per_ip_limit, b->http_per_ip_limit);
+	assert_int_equal(a->http_timeout_s, b->http_timeout_s);
 }
 
 /* A comma-separated list of n numbers from first, step apart. */
@@ -456,6 +486,25 @@ static void test_set_buckets_not_infinite(void **state)
 			 size != -1 ? " size '100,infinity'" : "");
 }
 
+/* Fuzz input (fuzz_config_yaml): "size: [3333...3256]" (3.3e90) reached the
+ * whole-bytes check's cast to an integer, which it does not fit; bounds the
+ * loader cannot give BPF as u64 bytes or nanoseconds are refused by name. */
+static void test_set_buckets_fit_u64(void **state)
+{
+	struct go_config c;
+	struct go_sources src;
+
+	(void)state;
+	fresh(&c, &src);
+	set_bad(&c, S_SIZE, "256,3.3e90", "has 3.3e+90: size bounds must be below 2^64 bytes");
+	set_bad(&c, S_SIZE, "18446744073709551616", "has 1.84467e+19: size bounds must be below 2^64 bytes");
+	set_bad(&c, S_DUR, "1,2e10", "has 2e+10: duration bounds must be below 1.8e10 seconds");
+	set_ok(&c, S_SIZE, "1,9007199254740992");
+	assert_true(c.size_bounds[1] == 9007199254740992.0);
+	set_ok(&c, S_DUR, "1,1e10");
+	assert_true(c.dur_bounds[1] == 1e10);
+}
+
 static void test_set_pids(void **state)
 {
 	static const char *const notpid = "is not a process id: give positive whole numbers";
@@ -624,6 +673,7 @@ static void test_set_seconds(void **state)
 {
 	static const char *const stuck = "is not a number of seconds: use e.g. 15 or 0.5 (0: from --timeout)";
 	static const char *const mirror = "is not a number of seconds from 0.1 to 3600";
+	static const char *const maxconn = "is not a whole number of connections from 1 to 4194304";
 	struct go_config c;
 	struct go_sources src;
 
@@ -656,6 +706,40 @@ static void test_set_seconds(void **state)
 	set_bad(&c, S_INTERVAL, "x", mirror);
 	set_bad(&c, S_INTERVAL, "", mirror);
 	assert_true(c.redis.interval_s == 2.5);
+
+	assert_true(c.max_conns == GO_MAX_CONNS);
+	set_ok(&c, S_MAXCONN, "1");
+	assert_true(c.max_conns == 1);
+	set_ok(&c, S_MAXCONN, "4194304");
+	assert_true(c.max_conns == 4194304);
+	set_ok(&c, S_MAXCONN, "64");
+	set_bad(&c, S_MAXCONN, "0", maxconn);
+	set_bad(&c, S_MAXCONN, "4194305", maxconn);
+	set_bad(&c, S_MAXCONN, "1.5", maxconn);
+	set_bad(&c, S_MAXCONN, "-3", maxconn);
+	set_bad(&c, S_MAXCONN, "many", maxconn);
+	set_bad(&c, S_MAXCONN, "", maxconn);
+	assert_true(c.max_conns == 64);
+}
+
+static void test_set_pin_dir(void **state)
+{
+	struct go_config c;
+	struct go_sources src;
+
+	(void)state;
+	fresh(&c, &src);
+	assert_int_equal(c.pin, 1);
+	assert_string_equal(c.pin_dir, GO_PIN_DIR_DEFAULT);
+	set_ok(&c, S_PINDIR, "/sys/fs/bpf/shop-a");
+	assert_string_equal(c.pin_dir, "/sys/fs/bpf/shop-a");
+	set_bad(&c, S_PINDIR, "sys/fs/bpf/x", "is not an absolute path: use e.g. " GO_PIN_DIR_DEFAULT);
+	set_bad(&c, S_PINDIR, "", "is not an absolute path: use e.g. " GO_PIN_DIR_DEFAULT);
+	set_bad(&c, S_PINDIR, "/sys/fs/bpf/gobs.1",
+		"has a '.' in its name, which the BPF filesystem refuses");
+	assert_string_equal(c.pin_dir, "/sys/fs/bpf/shop-a");
+	set_ok(&c, S_PIN, "off");
+	assert_int_equal(c.pin, 0);
 }
 
 static void test_set_text(void **state)
@@ -677,6 +761,105 @@ static void test_set_text(void **state)
 	set_bad(&c, S_MATCH, longt, "is longer than 255 characters");
 	set_bad(&c, S_RPASS, longt, "is longer than 255 characters");
 	assert_string_equal(c.redis.password, "p@ss: w0rd #1");
+}
+
+static void test_set_endpoint(void **state)
+{
+	static const char *const conns = "is not a number of connections from 1 to 65536",
+				 *const perip = "is not a number of connections from 0 (no limit) to 65536",
+				 *const secs = "is not a whole number of seconds from 1 to 3600";
+	char longt[300];
+	struct go_config c;
+	struct go_sources src;
+
+	(void)state;
+	fresh(&c, &src);
+	assert_string_equal(c.tls_cert, "");
+	assert_string_equal(c.auth_user, "");
+	assert_int_equal(c.http_conn_limit, GO_HTTP_CONN_LIMIT);
+	assert_int_equal(c.http_per_ip_limit, GO_HTTP_PER_IP_LIMIT);
+	assert_int_equal(c.http_timeout_s, GO_HTTP_TIMEOUT_S);
+	set_ok(&c, S_TLSCERT, "certs/observer.pem");
+	assert_string_equal(c.tls_cert, "certs/observer.pem");
+	set_ok(&c, S_TLSKEY, "/etc/go/key.pem");
+	assert_string_equal(c.tls_key, "/etc/go/key.pem");
+	set_ok(&c, S_AUTHFILE, "pw");
+	assert_string_equal(c.auth_password_file, "pw");
+	set_ok(&c, S_AUTHFILE, ""); /* off again */
+	assert_string_equal(c.auth_password_file, "");
+	memset(longt, 'f', 256);
+	longt[256] = '\0';
+	set_bad(&c, S_TLSCERT, longt, "is longer than 255 characters");
+	set_ok(&c, S_AUTHUSER, "prometheus");
+	assert_string_equal(c.auth_user, "prometheus");
+	set_bad(&c, S_AUTHUSER, "a:b", "contains ':', which basic auth cannot carry in a user name");
+	longt[128] = '\0';
+	set_bad(&c, S_AUTHUSER, longt, "is longer than 127 characters");
+	assert_string_equal(c.auth_user, "prometheus");
+	set_ok(&c, S_CONNLIMIT, "1");
+	set_ok(&c, S_CONNLIMIT, "65536");
+	assert_int_equal(c.http_conn_limit, 65536);
+	set_bad(&c, S_CONNLIMIT, "0", conns);
+	set_bad(&c, S_CONNLIMIT, "65537", conns);
+	set_bad(&c, S_CONNLIMIT, "many", conns);
+	set_ok(&c, S_IPLIMIT, "0");
+	assert_int_equal(c.http_per_ip_limit, 0);
+	set_bad(&c, S_IPLIMIT, "-1", perip);
+	set_bad(&c, S_IPLIMIT, "2.5", perip);
+	set_ok(&c, S_CONNTIMEOUT, "3600");
+	assert_int_equal(c.http_timeout_s, 3600);
+	set_bad(&c, S_CONNTIMEOUT, "0", secs);
+	set_bad(&c, S_CONNTIMEOUT, "1.5", secs);
+	set_bad(&c, S_CONNTIMEOUT, "3601", secs);
+	assert_int_equal(c.http_timeout_s, 3600);
+}
+
+/* Certificate and key, user and password file: both or neither; the per-IP
+ * limit not above the total. */
+static void test_validate_endpoint(void **state)
+{
+	static const struct {
+		enum setting_id id;
+		const char *value, *want;
+	} one[] = {
+		{ S_TLSCERT, "c.pem",
+		  "gunicorn-observer: a TLS certificate without a key: give both --tls-cert and "
+		  "--tls-key, or neither\n" },
+		{ S_TLSKEY, "k.pem",
+		  "gunicorn-observer: a TLS key without a certificate: give both --tls-cert and "
+		  "--tls-key, or neither\n" },
+		{ S_AUTHUSER, "prom",
+		  "gunicorn-observer: a basic auth user without a password file: give both --basic-auth-user "
+		  "and --basic-auth-password-file, or neither\n" },
+		{ S_AUTHFILE, "pw",
+		  "gunicorn-observer: a basic auth password file without a user: give both --basic-auth-user "
+		  "and --basic-auth-password-file, or neither\n" },
+		{ S_IPLIMIT, "600",
+		  "gunicorn-observer: the per-IP connection limit (600) is above the connection limit (512): "
+		  "lower --per-ip-connection-limit or raise --connection-limit\n" },
+	};
+	struct go_config c;
+	struct go_sources src;
+	const char *out;
+	int rc;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(one); i++) {
+		fresh(&c, &src);
+		set_ok(&c, one[i].id, one[i].value);
+		cap_start();
+		rc = config_validate(&c);
+		out = cap_end();
+		assert_int_equal(rc, -1);
+		assert_string_equal(out, one[i].want);
+	}
+	fresh(&c, &src);
+	set_ok(&c, S_TLSCERT, "c.pem");
+	set_ok(&c, S_TLSKEY, "k.pem");
+	set_ok(&c, S_AUTHUSER, "prom");
+	set_ok(&c, S_AUTHFILE, "pw");
+	set_ok(&c, S_IPLIMIT, "512");
+	assert_int_equal(config_validate(&c), 0);
 }
 
 static void test_validate_ttl_vs_interval(void **state)
@@ -866,6 +1049,16 @@ static void test_flag_every_setting(void **state)
 		{ "mirror-interval", "0.5", S_INTERVAL },
 		{ "duration-buckets", "0.005,0.05,0.5,5", S_DUR },
 		{ "size-buckets", "100,1000,10000", S_SIZE },
+		{ "pin", "no", S_PIN },
+		{ "pin-dir", "/sys/fs/bpf/shop", S_PINDIR },
+		{ "max-connections", "4096", S_MAXCONN },
+		{ "tls-cert", "/etc/go/cert.pem", S_TLSCERT },
+		{ "tls-key", "/etc/go/key.pem", S_TLSKEY },
+		{ "basic-auth-user", "prom", S_AUTHUSER },
+		{ "basic-auth-password-file", "/etc/go/pw.hash", S_AUTHFILE },
+		{ "connection-limit", "100", S_CONNLIMIT },
+		{ "per-ip-connection-limit", "4", S_IPLIMIT },
+		{ "connection-timeout", "5", S_CONNTIMEOUT },
 	};
 
 	(void)state;
@@ -919,6 +1112,16 @@ static void test_env_every_name(void **state)
 		[S_INTERVAL] = "0.5",
 		[S_DUR] = "0.005,0.05,0.5,5",
 		[S_SIZE] = "100 1000 10000",
+		[S_MAXCONN] = "4096",
+		[S_PIN] = "false",
+		[S_PINDIR] = "/sys/fs/bpf/shop",
+		[S_TLSCERT] = "/etc/go/cert.pem",
+		[S_TLSKEY] = "/etc/go/key.pem",
+		[S_AUTHUSER] = "prom",
+		[S_AUTHFILE] = "/etc/go/pw.hash",
+		[S_CONNLIMIT] = "100",
+		[S_IPLIMIT] = "4",
+		[S_CONNTIMEOUT] = "5",
 	};
 	char want[96];
 	struct go_config c;
@@ -1075,16 +1278,30 @@ static const char full_file[] = "# the Python exporter's file, and the observer'
 				"    size:\n"                                                /* 30 */
 				"      - 100\n"                                              /* 31 */
 				"      - 1000\n"                                             /* 32 */
-				"      - 10000\n";                                           /* 33 */
+				"      - 10000\n"                                            /* 33 */
+				"  pin: false\n"                                             /* 34 */
+				"  pin_dir: /sys/fs/bpf/shop\n"                              /* 35 */
+				"  endpoint:\n"                                              /* 36 */
+				"    tls_cert: /etc/go/cert.pem\n"                           /* 37 */
+				"    tls_key: /etc/go/key.pem\n"                             /* 38 */
+				"    basic_auth_user: prom\n"                                /* 39 */
+				"    basic_auth_password_file: /etc/go/pw.hash\n"            /* 40 */
+				"    connection_limit: 100\n"                                /* 41 */
+				"    per_ip_connection_limit: 4\n"                           /* 42 */
+				"    connection_timeout: 5\n"                                /* 43 */
+				"  max_connections: 4096\n";                                 /* 44 */
 
 static void test_file_every_setting(void **state)
 {
 	/* the line of each value; a block sequence starts at its first item */
 	static const int lines[S_COUNT] = {
-		[S_PORT] = 4,  [S_BIND] = 5,   [S_REDIS] = 12,   [S_RHOST] = 13, [S_RPORT] = 14,
-		[S_RDB] = 15,  [S_RPASS] = 16, [S_RPREFIX] = 17, [S_RTTL] = 18,  [S_RNOTTL] = 19,
-		[S_PIDS] = 23, [S_MATCH] = 24, [S_STUCK] = 25,   [S_LEVEL] = 26, [S_INTERVAL] = 27,
-		[S_DUR] = 29,  [S_SIZE] = 31,
+		[S_PORT] = 4,     [S_BIND] = 5,         [S_REDIS] = 12,    [S_RHOST] = 13,
+		[S_RPORT] = 14,   [S_RDB] = 15,         [S_RPASS] = 16,    [S_RPREFIX] = 17,
+		[S_RTTL] = 18,    [S_RNOTTL] = 19,      [S_PIDS] = 23,     [S_MATCH] = 24,
+		[S_STUCK] = 25,   [S_LEVEL] = 26,       [S_INTERVAL] = 27, [S_DUR] = 29,
+		[S_SIZE] = 31,    [S_PIN] = 34,         [S_PINDIR] = 35,   [S_TLSCERT] = 37,
+		[S_TLSKEY] = 38,  [S_AUTHUSER] = 39,    [S_AUTHFILE] = 40, [S_CONNLIMIT] = 41,
+		[S_IPLIMIT] = 42, [S_CONNTIMEOUT] = 43, [S_MAXCONN] = 44,
 	};
 	const char *path = write_file("full.yaml", full_file);
 	char want[1024];
@@ -1628,10 +1845,21 @@ static void test_print_defaults(void **state)
 	    "  stuck_threshold: 0  # default\n"
 	    "  log_level: info  # default\n"
 	    "  mirror_interval: 5  # default\n"
+	    "  endpoint:\n"
+	    "    tls_cert: \"\"  # default\n"
+	    "    tls_key: \"\"  # default\n"
+	    "    basic_auth_user: \"\"  # default\n"
+	    "    basic_auth_password_file: \"\"  # default\n"
+	    "    connection_limit: 512  # default\n"
+	    "    per_ip_connection_limit: 16  # default\n"
+	    "    connection_timeout: 10  # default\n"
 	    "  buckets:\n"
 	    "    duration: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]  "
 	    "# default\n"
-	    "    size: [128, 512, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304]  # default\n";
+	    "    size: [128, 512, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304]  # default\n"
+	    "  pin: true  # default\n"
+	    "  pin_dir: \"/sys/fs/bpf/gunicorn-observer\"  # default\n"
+	    "  max_connections: 65536  # default\n";
 	char path[160];
 	struct go_config c;
 	struct go_sources src;
@@ -1820,6 +2048,7 @@ int main(void)
 		cmocka_unit_test(test_set_redis_host),
 		cmocka_unit_test(test_set_buckets),
 		cmocka_unit_test(test_set_buckets_not_infinite),
+		cmocka_unit_test(test_set_buckets_fit_u64),
 		cmocka_unit_test(test_set_pids),
 		cmocka_unit_test(test_set_pids_messages),
 		cmocka_unit_test(test_set_booleans),
@@ -1827,7 +2056,10 @@ int main(void)
 		cmocka_unit_test(test_set_ttl_and_db),
 		cmocka_unit_test(test_set_log_levels),
 		cmocka_unit_test(test_set_seconds),
+		cmocka_unit_test(test_set_pin_dir),
 		cmocka_unit_test(test_set_text),
+		cmocka_unit_test(test_set_endpoint),
+		cmocka_unit_test(test_validate_endpoint),
 		cmocka_unit_test(test_validate_ttl_vs_interval),
 		cmocka_unit_test(test_flag_listen),
 		cmocka_unit_test(test_flag_pid_repeats),

@@ -304,6 +304,65 @@ static void read_drops(struct loader *l, struct snapshot *s)
 	free(cpu);
 }
 
+/* Entries of hash map fd, counted in batches: a few syscalls even for a
+ * full connection map. -1 when it cannot be read. */
+static long count_entries(int fd, __u32 key_size, __u32 value_size)
+{
+	enum { BATCH = 1024 };
+	void *keys = malloc((size_t)BATCH * key_size), *vals = malloc((size_t)BATCH * value_size);
+	__u64 in = 0, out = 0;
+	void *inp = NULL;
+	long total = 0;
+
+	for (;;) {
+		__u32 n = BATCH;
+		int err;
+
+		if (!keys || !vals) {
+			total = -1;
+			break;
+		}
+		err = bpf_map_lookup_batch(fd, inp, &out, keys, vals, &n, NULL);
+		if (err && errno != ENOENT) {
+			total = -1;
+			break;
+		}
+		total += n;
+		if (err) /* ENOENT: that was the last batch */
+			break;
+		in = out;
+		inp = &in;
+	}
+	free(keys);
+	free(vals);
+	return total;
+}
+
+/* How full the maps are that grow with connections, threads and processes. */
+static void read_map_fill(struct loader *l, struct snapshot *s)
+{
+	const int fds[SELF_MAP_COUNT] = { l->conns_fd, l->stash_fd, l->procs_fd };
+
+	for (int i = 0; i < SELF_MAP_COUNT; i++) {
+		struct bpf_map_info info = { 0 };
+		__u32 len = sizeof(info);
+		long n;
+
+		if (bpf_obj_get_info_by_fd(fds[i], &info, &len)) {
+			s->map_read_failures++;
+			continue;
+		}
+		n = count_entries(fds[i], info.key_size, info.value_size);
+		if (n < 0) {
+			s->map_read_failures++;
+			continue;
+		}
+		s->maps[i].entries = (uint32_t)n;
+		s->maps[i].capacity = info.max_entries;
+		s->maps[i].ok = 1;
+	}
+}
+
 /* The stuck threshold of a master's workers, in seconds. */
 static double stuck_after(const struct go_config *c, const struct master_rec *m)
 {
@@ -434,6 +493,7 @@ int collect(struct loader *l, struct registry *r, const struct go_config *c, str
 	read_busy(l, s, &w);
 	prune_masters(l, r);
 	read_drops(l, s);
+	read_map_fill(l, s);
 	rc = build(r, c, &w, s);
 	if (rc == 0)
 		read_master_signals(l, s);

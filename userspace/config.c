@@ -27,10 +27,33 @@ const struct setting settings[] = {
 	[S_PIDS] = { "observer.pids", "GUNICORN_OBSERVER_PIDS", "pid", T_PIDS, "observe only these masters" },
 	[S_MATCH] = { "observer.match", "GUNICORN_OBSERVER_MATCH", "match", T_MATCH,
 		      "observe only masters whose command line contains this text" },
+	[S_TLSCERT] = { "observer.endpoint.tls_cert", "GUNICORN_OBSERVER_TLS_CERT", "tls-cert", T_PATH,
+			"PEM certificate: serve /metrics over HTTPS (with --tls-key)" },
+	[S_TLSKEY] = { "observer.endpoint.tls_key", "GUNICORN_OBSERVER_TLS_KEY", "tls-key", T_PATH,
+		       "PEM private key of --tls-cert" },
+	[S_AUTHUSER] = { "observer.endpoint.basic_auth_user", "GUNICORN_OBSERVER_BASIC_AUTH_USER",
+			 "basic-auth-user", T_USER,
+			 "user name for HTTP basic auth (with --basic-auth-password-file)" },
+	[S_AUTHFILE] = { "observer.endpoint.basic_auth_password_file",
+			 "GUNICORN_OBSERVER_BASIC_AUTH_PASSWORD_FILE", "basic-auth-password-file", T_PATH,
+			 "file holding the password's bcrypt ($2b$/$2y$) or sha256:<hex> hash" },
+	[S_CONNLIMIT] = { "observer.endpoint.connection_limit", "GUNICORN_OBSERVER_CONNECTION_LIMIT",
+			  "connection-limit", T_LIMIT, "HTTP connections open at once, all clients" },
+	[S_IPLIMIT] = { "observer.endpoint.per_ip_connection_limit",
+			"GUNICORN_OBSERVER_PER_IP_CONNECTION_LIMIT", "per-ip-connection-limit", T_LIMIT,
+			"HTTP connections open at once from one address" },
+	[S_CONNTIMEOUT] = { "observer.endpoint.connection_timeout", "GUNICORN_OBSERVER_CONNECTION_TIMEOUT",
+			    "connection-timeout", T_LIMIT, "seconds an idle HTTP connection is kept" },
 	[S_DUR] = { "observer.buckets.duration", "GUNICORN_OBSERVER_DURATION_BUCKETS", "duration-buckets",
 		    T_BUCKETS, "request duration histogram bounds, seconds" },
 	[S_SIZE] = { "observer.buckets.size", "GUNICORN_OBSERVER_SIZE_BUCKETS", "size-buckets", T_BUCKETS,
 		     "request and response size histogram bounds, bytes" },
+	[S_PIN] = { "observer.pin", "GUNICORN_OBSERVER_PIN", "pin", T_BOOL,
+		    "keep the BPF maps and programs pinned across restarts (--no-pin: false)" },
+	[S_PINDIR] = { "observer.pin_dir", "GUNICORN_OBSERVER_PIN_DIR", "pin-dir", T_PATH,
+		       "where to pin them, on a BPF filesystem" },
+	[S_MAXCONN] = { "observer.max_connections", "GUNICORN_OBSERVER_MAX_CONNECTIONS", "max-connections",
+			T_COUNT_CONNS, "open connections followed at once; more are counted as dropped" },
 	[S_STUCK] = { "observer.stuck_threshold", "GUNICORN_OBSERVER_STUCK_THRESHOLD", "stuck-threshold",
 		      T_SECONDS,
 		      "seconds busy on one request before a worker is stuck; 0: half the master's --timeout, "
@@ -58,9 +81,19 @@ const char *const config_flags[] = { "listen",
 				     "match",
 				     "duration-buckets",
 				     "size-buckets",
+				     "pin",
+				     "pin-dir",
+				     "max-connections",
 				     "stuck-threshold",
 				     "log-level",
 				     "mirror-interval",
+				     "tls-cert",
+				     "tls-key",
+				     "basic-auth-user",
+				     "basic-auth-password-file",
+				     "connection-limit",
+				     "per-ip-connection-limit",
+				     "connection-timeout",
 				     "redis-enabled",
 				     "redis-host",
 				     "redis-port",
@@ -98,6 +131,12 @@ void config_defaults(struct go_config *c, struct go_sources *src)
 	snprintf(c->redis.prefix, sizeof(c->redis.prefix), "gunicorn");
 	c->redis.ttl_seconds = 300;
 	c->redis.interval_s = 5;
+	c->pin = 1;
+	c->max_conns = GO_MAX_CONNS;
+	snprintf(c->pin_dir, sizeof(c->pin_dir), "%s", GO_PIN_DIR_DEFAULT);
+	c->http_conn_limit = GO_HTTP_CONN_LIMIT;
+	c->http_per_ip_limit = GO_HTTP_PER_IP_LIMIT;
+	c->http_timeout_s = GO_HTTP_TIMEOUT_S;
 	c->proc_root = "/proc";
 	c->pods_dir = "/var/log/pods";
 	c->containers_dir = "/var/log/containers";
@@ -194,6 +233,12 @@ static int set_buckets(double *bounds, size_t *nb, size_t max, int whole, const 
 	for (size_t i = 0; i < n; i++) {
 		if (!(v[i] > 0))
 			return fail(err, errlen, "has %g: bucket bounds must be greater than 0", v[i]);
+		/* the loader gives BPF each bound as a u64 of bytes or nanoseconds */
+		if (whole && v[i] >= 0x1p64)
+			return fail(err, errlen, "has %g: size bounds must be below 2^64 bytes", v[i]);
+		if (!whole && v[i] * 1e9 >= 0x1p64)
+			return fail(err, errlen, "has %g: duration bounds must be below 1.8e10 seconds",
+				    v[i]);
 		if (whole && v[i] != (double)(unsigned long long)v[i])
 			return fail(err, errlen, "has %g: size bounds are whole bytes", v[i]);
 		if (i && !(v[i] > v[i - 1]))
@@ -258,6 +303,48 @@ int config_set(struct go_config *c, enum setting_id id, const char *s, int appen
 		return set_pids(c, s, append, err, errlen);
 	case S_MATCH:
 		return copy_text(c->match, sizeof(c->match), s, err, errlen);
+	case S_PIN:
+		if (parse_bool(s, &c->pin))
+			return fail(err, errlen, "is not true or false");
+		return 0;
+	case S_PINDIR:
+		if (s[0] != '/')
+			return fail(err, errlen, "is not an absolute path: use e.g. " GO_PIN_DIR_DEFAULT);
+		if (strchr(strrchr(s, '/'), '.'))
+			return fail(err, errlen, "has a '.' in its name, which the BPF filesystem refuses");
+		return copy_text(c->pin_dir, sizeof(c->pin_dir), s, err, errlen);
+	case S_MAXCONN:
+		if (parse_double(s, &d) || d < 1 || d > 4194304 || d != (unsigned)d)
+			return fail(err, errlen, "is not a whole number of connections from 1 to 4194304");
+		c->max_conns = (unsigned)d;
+		return 0;
+	case S_TLSCERT:
+	case S_TLSKEY:
+	case S_AUTHFILE: /* "" turns TLS or basic auth off, as --print-config shows it */
+		return copy_text(id == S_TLSCERT  ? c->tls_cert
+				 : id == S_TLSKEY ? c->tls_key
+						  : c->auth_password_file,
+				 256, s, err, errlen);
+	case S_AUTHUSER:
+		if (strchr(s, ':'))
+			return fail(err, errlen,
+				    "contains ':', which basic auth cannot carry in a user name");
+		return copy_text(c->auth_user, sizeof(c->auth_user), s, err, errlen);
+	case S_CONNLIMIT:
+		if (parse_long(s, 1, 65536, &v))
+			return fail(err, errlen, "is not a number of connections from 1 to 65536");
+		c->http_conn_limit = (unsigned)v;
+		return 0;
+	case S_IPLIMIT:
+		if (parse_long(s, 0, 65536, &v))
+			return fail(err, errlen, "is not a number of connections from 0 (no limit) to 65536");
+		c->http_per_ip_limit = (unsigned)v;
+		return 0;
+	case S_CONNTIMEOUT:
+		if (parse_long(s, 1, 3600, &v))
+			return fail(err, errlen, "is not a whole number of seconds from 1 to 3600");
+		c->http_timeout_s = (unsigned)v;
+		return 0;
 	case S_DUR:
 		return set_buckets(c->dur_bounds, &c->ndur, GO_MAX_DUR_BOUNDS, 0, s, err, errlen);
 	case S_SIZE:
@@ -405,6 +492,27 @@ int config_from_env(struct go_config *c, struct go_sources *src)
 
 int config_validate(const struct go_config *c)
 {
+	if (!c->tls_cert[0] != !c->tls_key[0]) {
+		fprintf(stderr, "gunicorn-observer: %s: give both --tls-cert and --tls-key, or neither\n",
+			c->tls_cert[0] ? "a TLS certificate without a key"
+				       : "a TLS key without a certificate");
+		return -1;
+	}
+	if (!c->auth_user[0] != !c->auth_password_file[0]) {
+		fprintf(stderr,
+			"gunicorn-observer: %s: give both --basic-auth-user and "
+			"--basic-auth-password-file, or neither\n",
+			c->auth_user[0] ? "a basic auth user without a password file"
+					: "a basic auth password file without a user");
+		return -1;
+	}
+	if (c->http_per_ip_limit > c->http_conn_limit) {
+		fprintf(stderr,
+			"gunicorn-observer: the per-IP connection limit (%u) is above the connection limit "
+			"(%u): lower --per-ip-connection-limit or raise --connection-limit\n",
+			c->http_per_ip_limit, c->http_conn_limit);
+		return -1;
+	}
 	if (c->redis.enabled && !c->redis.ttl_disabled && c->redis.ttl_seconds < c->redis.interval_s) {
 		fprintf(stderr,
 			"gunicorn-observer: the Redis TTL (%u s) is shorter than the mirror interval (%g s): "

@@ -11,7 +11,13 @@
 #include "log.h"
 #include "observer.h"
 
-#define GO_MAX_PIDS 64
+#define GO_MAX_PIDS        64
+#define GO_PIN_DIR_DEFAULT "/sys/fs/bpf/gunicorn-observer"
+
+/* The metrics endpoint's connection limits (see http.c). */
+#define GO_HTTP_CONN_LIMIT   512
+#define GO_HTTP_PER_IP_LIMIT 16
+#define GO_HTTP_TIMEOUT_S    10
 
 struct go_redis_config {
 	int enabled;
@@ -39,6 +45,16 @@ struct go_config {
 	double
 	    stuck_threshold; /* seconds busy before a worker is stuck; 0: half the master's --timeout, else 15 */
 	struct go_redis_config redis;
+	int pin; /* keep maps and programs in pin_dir across restarts */
+	char pin_dir[256];
+	unsigned max_conns;
+	/* the metrics endpoint: no TLS when tls_cert is "", no basic auth when
+	 * auth_user is ""; the password file holds a hash, never the password */
+	char tls_cert[256];
+	char tls_key[256];
+	char auth_user[128];
+	char auth_password_file[256];
+	unsigned http_conn_limit, http_per_ip_limit, http_timeout_s;
 	const char *proc_root;
 	const char *pods_dir;       /* the kubelet's /var/log/pods */
 	const char *containers_dir; /* the kubelet's /var/log/containers */
@@ -47,7 +63,7 @@ struct go_config {
 /* Where each setting's value came from, for --print-config. */
 #define GO_SOURCE_LEN 160
 struct go_sources {
-	char of[32][GO_SOURCE_LEN];
+	char of[64][GO_SOURCE_LEN];
 };
 
 /* Built-in defaults, every source "default". */

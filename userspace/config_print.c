@@ -61,6 +61,36 @@ static void value(FILE *f, const struct go_config *c, enum setting_id id)
 	case S_MATCH:
 		text(f, c->match);
 		break;
+	case S_PIN:
+		fprintf(f, "%s", c->pin ? "true" : "false");
+		break;
+	case S_PINDIR:
+		text(f, c->pin_dir);
+		break;
+	case S_MAXCONN:
+		fprintf(f, "%u", c->max_conns);
+		break;
+	case S_TLSCERT:
+		text(f, c->tls_cert);
+		break;
+	case S_TLSKEY:
+		text(f, c->tls_key);
+		break;
+	case S_AUTHUSER:
+		text(f, c->auth_user);
+		break;
+	case S_AUTHFILE:
+		text(f, c->auth_password_file);
+		break;
+	case S_CONNLIMIT:
+		fprintf(f, "%u", c->http_conn_limit);
+		break;
+	case S_IPLIMIT:
+		fprintf(f, "%u", c->http_per_ip_limit);
+		break;
+	case S_CONNTIMEOUT:
+		fprintf(f, "%u", c->http_timeout_s);
+		break;
 	case S_DUR:
 		list(f, c->dur_bounds, c->ndur);
 		break;

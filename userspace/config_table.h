@@ -22,8 +22,18 @@ enum setting_id {
 	S_STUCK,
 	S_LEVEL,
 	S_INTERVAL,
+	S_TLSCERT,
+	S_TLSKEY,
+	S_AUTHUSER,
+	S_AUTHFILE,
+	S_CONNLIMIT,
+	S_IPLIMIT,
+	S_CONNTIMEOUT,
 	S_DUR,
 	S_SIZE,
+	S_PIN,
+	S_PINDIR,
+	S_MAXCONN,
 	S_COUNT,
 };
 
@@ -40,7 +50,11 @@ enum setting_type {
 	T_DB,
 	T_PASSWORD,
 	T_PREFIX,
-	T_TTL
+	T_TTL,
+	T_PATH,
+	T_COUNT_CONNS,
+	T_USER,
+	T_LIMIT
 };
 
 struct setting {

@@ -13,8 +13,8 @@
 #include "config_table.h"
 
 /* Sections of the file, and keys that only apply to an in-process exporter. */
-static const char *const sections[] = { "exporter", "exporter.prometheus", "exporter.redis", "observer",
-					"observer.buckets" };
+static const char *const sections[] = { "exporter", "exporter.prometheus", "exporter.redis",
+					"observer", "observer.buckets",    "observer.endpoint" };
 static const char *const in_process[] = { "exporter.prometheus.multiproc_dir", "exporter.prometheus.ssl",
 					  "exporter.gunicorn", "exporter.cleanup" };
 

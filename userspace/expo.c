@@ -1,6 +1,10 @@
 /* expo.c - renders a snapshot as Prometheus text: one HELP and one TYPE per
- * family, every sample of a family together, cumulative histogram buckets. */
+ * family, every sample of a family together, cumulative histogram buckets.
+ * Label sets and bucket bounds are rendered once per exposition and samples
+ * are written without printf: at hundreds of workers the exposition is
+ * megabytes, and formatting was most of a scrape's time. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "expo.h"
@@ -78,74 +82,173 @@ static void worker_labels(struct strbuf *out, const struct snapshot *s, const st
 	pod_labels(out, m);
 }
 
-/* One histogram's samples. labels is the rendered label set (without
- * braces); bounds are in the exported unit; sum is already in that unit. */
-static void histogram(struct strbuf *out, const char *name, const char *labels, const double *bounds,
-		      size_t nb, const __u64 *buckets, __u64 count, double sum)
+/* The rendered label sets (without braces) of every worker and master of
+ * a snapshot, and the "le" values of the bucket bounds. */
+struct labels {
+	struct strbuf buf;
+	size_t *off; /* workers first, then masters */
+	size_t nworkers;
+	char le_dur[GO_MAX_DUR_BOUNDS][32];
+	char le_size[GO_MAX_SIZE_BOUNDS][32];
+};
+
+static int labels_build(struct labels *lb, const struct snapshot *s)
 {
+	size_t n = s->nworkers + s->nmasters;
+
+	sb_init(&lb->buf);
+	lb->nworkers = s->nworkers;
+	lb->off = calloc(n ? n : 1, sizeof(*lb->off));
+	if (!lb->off)
+		return -1;
+	sb_grow(&lb->buf, s->nworkers * 48 + s->nmasters * 32);
+	for (size_t i = 0; i < s->nworkers; i++) {
+		lb->off[i] = lb->buf.len;
+		worker_labels(&lb->buf, s, &s->workers[i]);
+		sb_append(&lb->buf, "", 1); /* keeps the NUL */
+	}
+	for (size_t i = 0; i < s->nmasters; i++) {
+		lb->off[s->nworkers + i] = lb->buf.len;
+		master_labels(&lb->buf, &s->masters[i]);
+		sb_append(&lb->buf, "", 1);
+	}
+	for (size_t i = 0; i < s->bounds.ndur && i < GO_MAX_DUR_BOUNDS; i++)
+		snprintf(lb->le_dur[i], sizeof(lb->le_dur[i]), "%.15g", s->bounds.dur[i]);
+	for (size_t i = 0; i < s->bounds.nsize && i < GO_MAX_SIZE_BOUNDS; i++)
+		snprintf(lb->le_size[i], sizeof(lb->le_size[i]), "%.15g", s->bounds.size[i]);
+	return lb->buf.oom ? -1 : 0;
+}
+
+static void labels_free(struct labels *lb)
+{
+	sb_free(&lb->buf);
+	free(lb->off);
+	lb->off = NULL;
+}
+
+static const char *wlabels(const struct labels *lb, size_t i)
+{
+	return lb->buf.data + lb->off[i];
+}
+
+static const char *mlabels(const struct labels *lb, size_t i)
+{
+	return lb->buf.data + lb->off[lb->nworkers + i];
+}
+
+/* name{labels, without the closing brace. */
+static void series_open(struct strbuf *out, const char *name, const char *labels)
+{
+	sb_puts(out, name);
+	sb_append(out, "{", 1);
+	sb_puts(out, labels);
+}
+
+/* name{labels[,extra]} : everything of a sample line before its value. */
+static void series(struct strbuf *out, const char *name, const char *labels, const char *extra)
+{
+	series_open(out, name, labels);
+	if (extra)
+		sb_puts(out, extra);
+	sb_append(out, "} ", 2);
+}
+
+static void sample_u64(struct strbuf *out, const char *name, const char *labels, const char *extra,
+		       unsigned long long v)
+{
+	series(out, name, labels, extra);
+	sb_u64(out, v);
+	sb_append(out, "\n", 1);
+}
+
+static void sample_fixed(struct strbuf *out, const char *name, const char *labels, const char *extra,
+			 double v, int prec)
+{
+	series(out, name, labels, extra);
+	sb_fixed(out, v, prec);
+	sb_append(out, "\n", 1);
+}
+
+/* name + suffix, for the samples of a histogram. */
+static const char *suffixed(char *buf, size_t size, const char *name, const char *suffix)
+{
+	snprintf(buf, size, "%s%s", name, suffix);
+	return buf;
+}
+
+/* One histogram's samples. labels is the rendered label set (without
+ * braces); le holds the rendered bounds; sum is already in the exported
+ * unit. */
+static void histogram(struct strbuf *out, const char *name, const char *labels, char (*le)[32], size_t nb,
+		      const __u64 *buckets, __u64 count, double sum)
+{
+	char bucket[128], other[128];
 	__u64 cum = 0;
 
+	suffixed(bucket, sizeof(bucket), name, "_bucket");
 	for (size_t i = 0; i < nb; i++) {
 		cum += buckets[i];
-		sb_printf(out, "%s_bucket{%s,le=\"%.15g\"} %llu\n", name, labels, bounds[i],
-			  (unsigned long long)cum);
+		series_open(out, bucket, labels);
+		sb_append(out, ",le=\"", 5);
+		sb_puts(out, le[i]);
+		sb_append(out, "\"} ", 3);
+		sb_u64(out, cum);
+		sb_append(out, "\n", 1);
 	}
-	sb_printf(out, "%s_bucket{%s,le=\"+Inf\"} %llu\n", name, labels, (unsigned long long)count);
-	sb_printf(out, "%s_sum{%s} %.9f\n", name, labels, sum);
-	sb_printf(out, "%s_count{%s} %llu\n", name, labels, (unsigned long long)count);
-}
-
-/* Renders the label set of worker w into lb (reset first). */
-static const char *wlabels(struct strbuf *lb, const struct snapshot *s, const struct worker_snap *w)
-{
-	lb->len = 0;
-	worker_labels(lb, s, w);
-	return lb->data ? lb->data : "";
-}
-
-static const char *mlabels(struct strbuf *lb, const struct master_snap *m)
-{
-	lb->len = 0;
-	master_labels(lb, m);
-	return lb->data ? lb->data : "";
+	sample_u64(out, bucket, labels, ",le=\"+Inf\"", count);
+	sample_fixed(out, suffixed(other, sizeof(other), name, "_sum"), labels, NULL, sum, 9);
+	sample_u64(out, suffixed(other, sizeof(other), name, "_count"), labels, NULL, count);
 }
 
 enum wfield { W_REQUESTS, W_IN_FLIGHT };
 
-static void worker_scalar(struct strbuf *out, struct strbuf *lb, const struct snapshot *s, const char *name,
-			  enum wfield f)
+static void worker_scalar(struct strbuf *out, const struct labels *lb, const struct snapshot *s,
+			  const char *name, enum wfield f)
 {
 	for (size_t i = 0; i < s->nworkers; i++) {
 		const struct worker_snap *w = &s->workers[i];
-		long long v = f == W_REQUESTS ? (long long)w->st.requests : (long long)w->st.in_flight;
 
-		sb_printf(out, "%s{%s} %lld\n", name, wlabels(lb, s, w), v);
+		series(out, name, wlabels(lb, i), NULL);
+		if (f == W_REQUESTS)
+			sb_i64(out, (long long)w->st.requests);
+		else
+			sb_i64(out, (long long)w->st.in_flight);
+		sb_append(out, "\n", 1);
 	}
 }
 
 enum whist { H_DURATION, H_REQ_SIZE, H_RESP_SIZE };
 
-static void worker_histograms(struct strbuf *out, struct strbuf *lb, const struct snapshot *s,
+static void worker_histograms(struct strbuf *out, struct labels *lb, const struct snapshot *s,
 			      const char *name, enum whist h)
 {
 	for (size_t i = 0; i < s->nworkers; i++) {
 		const struct worker_snap *w = &s->workers[i];
-		const char *l = wlabels(lb, s, w);
+		const char *l = wlabels(lb, i);
 
 		if (h == H_DURATION)
-			histogram(out, name, l, s->bounds.dur, s->bounds.ndur, w->st.dur_buckets,
-				  w->st.requests, (double)w->st.dur_sum_ns / 1e9);
+			histogram(out, name, l, lb->le_dur, s->bounds.ndur, w->st.dur_buckets, w->st.requests,
+				  (double)w->st.dur_sum_ns / 1e9);
 		else if (h == H_REQ_SIZE)
-			histogram(out, name, l, s->bounds.size, s->bounds.nsize, w->st.req_buckets,
+			histogram(out, name, l, lb->le_size, s->bounds.nsize, w->st.req_buckets,
 				  w->st.requests, (double)w->st.req_bytes_sum);
 		else
-			histogram(out, name, l, s->bounds.size, s->bounds.nsize, w->st.resp_buckets,
+			histogram(out, name, l, lb->le_size, s->bounds.nsize, w->st.resp_buckets,
 				  w->st.requests, (double)w->st.resp_bytes_sum);
 	}
 }
 
-static void render_workers(const struct snapshot *s, struct strbuf *out, struct strbuf *lb)
+/* ,code="NNN" */
+static const char *code_label(char *buf, size_t size, const char *label, unsigned code)
 {
+	snprintf(buf, size, ",%s=\"%u\"", label, code);
+	return buf;
+}
+
+static void render_workers(const struct snapshot *s, struct strbuf *out, struct labels *lb)
+{
+	char code[32];
+
 	family(out, "gunicorn_worker_requests_total", "counter",
 	       "HTTP requests completed (response sent) by the worker.");
 	worker_scalar(out, lb, s, "gunicorn_worker_requests_total", W_REQUESTS);
@@ -159,21 +262,21 @@ static void render_workers(const struct snapshot *s, struct strbuf *out, struct 
 		const struct worker_snap *w = &s->workers[i];
 
 		for (size_t j = 0; j < w->codes.n; j++)
-			sb_printf(out, "gunicorn_worker_responses_total{%s,code=\"%u\"} %llu\n",
-				  wlabels(lb, s, w), w->codes.v[j].code,
-				  (unsigned long long)w->codes.v[j].count);
+			sample_u64(out, "gunicorn_worker_responses_total", wlabels(lb, i),
+				   code_label(code, sizeof(code), "code", w->codes.v[j].code),
+				   (unsigned long long)w->codes.v[j].count);
 	}
 
 	family(out, "gunicorn_worker_failed_requests_total", "counter",
 	       "5xx responses, and requests whose connection closed before a response.");
 	for (size_t i = 0; i < s->nworkers; i++) {
 		const struct worker_snap *w = &s->workers[i];
-		const char *l = wlabels(lb, s, w);
+		const char *l = wlabels(lb, i);
 
-		sb_printf(out, "gunicorn_worker_failed_requests_total{%s,reason=\"5xx\"} %llu\n", l,
-			  (unsigned long long)w->st.failed_5xx);
-		sb_printf(out, "gunicorn_worker_failed_requests_total{%s,reason=\"aborted\"} %llu\n", l,
-			  (unsigned long long)w->st.aborted);
+		sample_u64(out, "gunicorn_worker_failed_requests_total", l, ",reason=\"5xx\"",
+			   (unsigned long long)w->st.failed_5xx);
+		sample_u64(out, "gunicorn_worker_failed_requests_total", l, ",reason=\"aborted\"",
+			   (unsigned long long)w->st.aborted);
 	}
 
 	family(out, "gunicorn_worker_request_size_bytes", "histogram",
@@ -217,28 +320,31 @@ static int worker_gauge(const struct worker_snap *w, enum wgauge g, double *v)
 	return 0;
 }
 
-static void worker_gauges(struct strbuf *out, struct strbuf *lb, const struct snapshot *s, const char *name,
-			  const char *type, const char *help, enum wgauge g)
+static void worker_gauges(struct strbuf *out, const struct labels *lb, const struct snapshot *s,
+			  const char *name, const char *type, const char *help, enum wgauge g)
 {
 	double v;
 
 	family(out, name, type, help);
 	for (size_t i = 0; i < s->nworkers; i++)
 		if (worker_gauge(&s->workers[i], g, &v))
-			sb_printf(out, "%s{%s} %.6f\n", name, wlabels(lb, s, &s->workers[i]), v);
+			sample_fixed(out, name, wlabels(lb, i), NULL, v, 6);
 }
 
-static void render_worker_life(const struct snapshot *s, struct strbuf *out, struct strbuf *lb)
+static void render_worker_life(const struct snapshot *s, struct strbuf *out, const struct labels *lb)
 {
+	char state[32];
+
 	family(out, "gunicorn_worker_state", "gauge",
 	       "1 for the worker's current state (idle, busy, stuck), 0 for the others.");
 	for (size_t i = 0; i < s->nworkers; i++) {
 		const struct worker_snap *w = &s->workers[i];
-		const char *l = wlabels(lb, s, w);
+		const char *l = wlabels(lb, i);
 
-		for (int st = 0; st < WORKER_STATES; st++)
-			sb_printf(out, "gunicorn_worker_state{%s,state=\"%s\"} %d\n", l, state_names[st],
-				  w->state == (enum worker_state)st);
+		for (int st = 0; st < WORKER_STATES; st++) {
+			snprintf(state, sizeof(state), ",state=\"%s\"", state_names[st]);
+			sample_u64(out, "gunicorn_worker_state", l, state, w->state == (enum worker_state)st);
+		}
 	}
 	worker_gauges(out, lb, s, "gunicorn_worker_last_heartbeat_age_seconds", "gauge",
 		      "Seconds since the worker last touched its heartbeat file.", G_HEARTBEAT);
@@ -255,8 +361,8 @@ static void render_worker_life(const struct snapshot *s, struct strbuf *out, str
 }
 
 /* One series per exit reason; "shutdown" only once it happened. */
-static void master_reasons(struct strbuf *out, struct strbuf *lb, const struct snapshot *s, const char *name,
-			   int restarts)
+static void master_reasons(struct strbuf *out, const struct labels *lb, const struct snapshot *s,
+			   const char *name, int restarts)
 {
 	for (size_t i = 0; i < s->nmasters; i++) {
 		const struct master_snap *m = &s->masters[i];
@@ -265,27 +371,31 @@ static void master_reasons(struct strbuf *out, struct strbuf *lb, const struct s
 		for (int r = 0; r < EXIT_REASONS; r++) {
 			if (r == EXIT_SHUTDOWN && !v[r])
 				continue;
-			sb_printf(out, "%s{%s,reason=\"%s\"} %llu\n", name, mlabels(lb, m),
-				  exit_reason_name((enum exit_reason)r), (unsigned long long)v[r]);
+			series_open(out, name, mlabels(lb, i));
+			sb_append(out, ",reason=\"", 9);
+			sb_puts(out, exit_reason_name((enum exit_reason)r));
+			sb_append(out, "\"} ", 3);
+			sb_u64(out, (unsigned long long)v[r]);
+			sb_append(out, "\n", 1);
 		}
 	}
 }
 
-static void listener_family(struct strbuf *out, struct strbuf *lb, const struct snapshot *s, const char *name,
-			    const char *help, int max)
+static void listener_family(struct strbuf *out, const struct labels *lb, const struct snapshot *s,
+			    const char *name, const char *help, int max)
 {
 	family(out, name, "gauge", help);
 	for (size_t i = 0; i < s->nmasters; i++)
 		for (size_t j = 0; j < s->masters[i].nlisteners; j++) {
 			const struct listener *l = &s->masters[i].listeners[j];
 
-			sb_printf(out, "%s{%s,listen=\"", name, mlabels(lb, &s->masters[i]));
+			sb_printf(out, "%s{%s,listen=\"", name, mlabels(lb, i));
 			expo_escape(out, l->name);
 			sb_printf(out, "\"} %u\n", max ? l->backlog_max : l->backlog);
 		}
 }
 
-static void render_master_life(const struct snapshot *s, struct strbuf *out, struct strbuf *lb)
+static void render_master_life(const struct snapshot *s, struct strbuf *out, const struct labels *lb)
 {
 	char sig[16];
 
@@ -300,43 +410,62 @@ static void render_master_life(const struct snapshot *s, struct strbuf *out, str
 
 		for (size_t j = 0; j < m->signals.n; j++)
 			sb_printf(out, "gunicorn_master_signals_total{%s,signal=\"%s\"} %llu\n",
-				  mlabels(lb, m), signal_name((int)m->signals.v[j].code, sig, sizeof(sig)),
+				  mlabels(lb, i), signal_name((int)m->signals.v[j].code, sig, sizeof(sig)),
 				  (unsigned long long)m->signals.v[j].count);
 	}
 	family(out, "gunicorn_master_start_time_seconds", "gauge", "Start time of the master, unix seconds.");
 	for (size_t i = 0; i < s->nmasters; i++)
 		if (s->masters[i].start_time > 0)
-			sb_printf(out, "gunicorn_master_start_time_seconds{%s} %.6f\n",
-				  mlabels(lb, &s->masters[i]), s->masters[i].start_time);
+			sample_fixed(out, "gunicorn_master_start_time_seconds", mlabels(lb, i), NULL,
+				     s->masters[i].start_time, 6);
 	listener_family(out, lb, s, "gunicorn_listener_backlog",
 			"Connections waiting in the listener's accept queue now.", 0);
 	listener_family(out, lb, s, "gunicorn_listener_backlog_max",
 			"The listen() backlog limit of the listener.", 1);
 }
 
-static void render_masters(const struct snapshot *s, struct strbuf *out, struct strbuf *lb)
+static void render_masters(const struct snapshot *s, struct strbuf *out, struct labels *lb)
 {
+	char code[32];
+
 	family(out, "gunicorn_requests_total", "counter",
 	       "Requests of all of this master's workers, exited ones included, by status code.");
 	for (size_t i = 0; i < s->nmasters; i++) {
 		const struct master_snap *m = &s->masters[i];
 
 		for (size_t j = 0; j < m->t.codes.n; j++)
-			sb_printf(out, "gunicorn_requests_total{%s,code=\"%u\"} %llu\n", mlabels(lb, m),
-				  m->t.codes.v[j].code, (unsigned long long)m->t.codes.v[j].count);
+			sample_u64(out, "gunicorn_requests_total", mlabels(lb, i),
+				   code_label(code, sizeof(code), "code", m->t.codes.v[j].code),
+				   (unsigned long long)m->t.codes.v[j].count);
 	}
 	family(out, "gunicorn_request_duration_seconds", "histogram",
 	       "Request duration of all of this master's workers, exited ones included.");
 	for (size_t i = 0; i < s->nmasters; i++) {
 		const struct master_snap *m = &s->masters[i];
 
-		histogram(out, "gunicorn_request_duration_seconds", mlabels(lb, m), s->bounds.dur,
+		histogram(out, "gunicorn_request_duration_seconds", mlabels(lb, i), lb->le_dur,
 			  s->bounds.ndur, m->t.dur_buckets, m->t.requests, (double)m->t.dur_sum_ns / 1e9);
 	}
 	family(out, "gunicorn_master_workers", "gauge", "Live workers of the master now.");
 	for (size_t i = 0; i < s->nmasters; i++)
-		sb_printf(out, "gunicorn_master_workers{%s} %u\n", mlabels(lb, &s->masters[i]),
-			  s->masters[i].workers);
+		sample_u64(out, "gunicorn_master_workers", mlabels(lb, i), NULL, s->masters[i].workers);
+}
+
+static const char *const self_map_names[SELF_MAP_COUNT] = { "conns", "stash", "procs" };
+
+static void render_map_fill(const struct snapshot *s, struct strbuf *out)
+{
+	family(out, "gunicorn_observer_bpf_map_entries", "gauge",
+	       "Entries in the BPF maps that follow connections, syscalls and processes.");
+	for (int i = 0; i < SELF_MAP_COUNT; i++)
+		if (s->maps[i].ok)
+			sb_printf(out, "gunicorn_observer_bpf_map_entries{map=\"%s\"} %u\n",
+				  self_map_names[i], s->maps[i].entries);
+	family(out, "gunicorn_observer_bpf_map_capacity", "gauge", "Most entries those BPF maps can hold.");
+	for (int i = 0; i < SELF_MAP_COUNT; i++)
+		if (s->maps[i].ok)
+			sb_printf(out, "gunicorn_observer_bpf_map_capacity{map=\"%s\"} %u\n",
+				  self_map_names[i], s->maps[i].capacity);
 }
 
 static void render_observer(const struct snapshot *s, double scrape_seconds, struct strbuf *out)
@@ -361,6 +490,7 @@ static void render_observer(const struct snapshot *s, double scrape_seconds, str
 			  drop_reasons[i], (unsigned long long)s->drops[i]);
 	sb_printf(out, "gunicorn_observer_events_dropped_total{reason=\"map_read_failed\"} %llu\n",
 		  (unsigned long long)s->map_read_failures);
+	render_map_fill(s, out);
 	family(out, "gunicorn_observer_scrape_duration_seconds", "gauge",
 	       "Time taken to build the previous exposition.");
 	sb_printf(out, "gunicorn_observer_scrape_duration_seconds %.6f\n", scrape_seconds);
@@ -368,15 +498,19 @@ static void render_observer(const struct snapshot *s, double scrape_seconds, str
 
 void expo_render(const struct snapshot *s, double scrape_seconds, struct strbuf *out)
 {
-	struct strbuf lb;
+	struct labels lb;
 
-	sb_init(&lb);
+	if (labels_build(&lb, s)) {
+		labels_free(&lb);
+		out->oom = 1;
+		return;
+	}
+	/* about 6 KiB per worker with the default buckets: one allocation */
+	sb_grow(out, 8192 + s->nworkers * 6144 + s->nmasters * 2048);
 	render_workers(s, out, &lb);
 	render_worker_life(s, out, &lb);
 	render_masters(s, out, &lb);
 	render_master_life(s, out, &lb);
 	render_observer(s, scrape_seconds, out);
-	if (lb.oom)
-		out->oom = 1;
-	sb_free(&lb);
+	labels_free(&lb);
 }

@@ -1,18 +1,33 @@
 /* http.c - the metrics HTTP server on libmicrohttpd. We bind the socket
- * ourselves so a taken port is reported precisely. */
+ * ourselves so a taken port is reported precisely. Optionally TLS (the
+ * files are checked with OpenSSL at start, so a bad one is named; MHD
+ * serves them with GnuTLS) and basic auth on everything but /healthz; always
+ * a total and a per-IP connection limit and an idle timeout, so slow or
+ * idle clients cannot keep a scraper out. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
+#include "auth.h"
 #include "http.h"
 #include "log.h"
+
+#define REALM    "gunicorn-observer"
+#define PEM_MAX  (1 << 20)
+#define FD_SPARE 128 /* descriptors beyond the connections: BPF objects, /proc, Redis */
 
 #define CT_TEXT "text/plain; version=0.0.4; charset=utf-8"
 
@@ -28,7 +43,28 @@ struct http_server {
 	int sock;
 	http_metrics_fn fn;
 	void *ctx;
+	struct auth *auth; /* NULL: open */
+	int serving;       /* started: what MHD says now is about clients */
 };
+
+/* libmicrohttpd's messages: errors while starting; afterwards they are about
+ * clients (a dropped connection, a failed handshake), which anyone can cause
+ * by the thousand, so debug. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct http_server *h = cls;
+	char msg[512];
+	size_t n;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	if (h->serving)
+		log_debug("libmicrohttpd: %s", msg);
+	else
+		log_error("libmicrohttpd: %s", msg);
+}
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned int code, const char *type, void *body,
 			     size_t len, enum MHD_ResponseMemoryMode mode)
@@ -50,6 +86,33 @@ static enum MHD_Result reply_static(struct MHD_Connection *c, unsigned int code,
 	return reply(c, code, type, (void *)body, strlen(body), MHD_RESPMEM_PERSISTENT);
 }
 
+static int authorized(struct auth *a, struct MHD_Connection *c)
+{
+	char *password = NULL, *user = MHD_basic_auth_get_username_password(c, &password);
+	int ok = user && password && auth_check(a, user, password);
+
+	if (!ok)
+		log_debug("HTTP request refused: %s", user ? "wrong user or password" : "no credentials");
+	MHD_free(user);
+	MHD_free(password);
+	return ok;
+}
+
+static enum MHD_Result deny(struct MHD_Connection *c)
+{
+	static const char body[] = "unauthorized\n";
+	struct MHD_Response *r =
+	    MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result ret;
+
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
+	ret = MHD_queue_basic_auth_fail_response(c, REALM, r); /* 401, WWW-Authenticate: Basic */
+	MHD_destroy_response(r);
+	return ret;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 			      const char *version, const char *upload, size_t *upload_size, void **state)
 {
@@ -66,14 +129,17 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	(void)state;
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		return reply_static(c, MHD_HTTP_NOT_FOUND, "text/plain", "not found\n");
+	/* probes (kubelet) carry no credentials; /healthz tells nothing */
+	if (strcmp(url, "/healthz") == 0)
+		return reply_static(c, MHD_HTTP_OK, "text/plain", "ok\n");
+	if (h->auth && !authorized(h->auth, c))
+		return deny(c);
 	if (strcmp(url, "/metrics") == 0) {
 		if (h->fn(h->ctx, &body, &len))
 			return reply_static(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain",
 					    "cannot build the exposition: see the observer's log\n");
 		return reply(c, MHD_HTTP_OK, CT_TEXT, body, len, MHD_RESPMEM_MUST_FREE);
 	}
-	if (strcmp(url, "/healthz") == 0)
-		return reply_static(c, MHD_HTTP_OK, "text/plain", "ok\n");
 	if (strcmp(url, "/") == 0)
 		return reply_static(c, MHD_HTTP_OK, "text/html; charset=utf-8", landing);
 	return reply_static(c, MHD_HTTP_NOT_FOUND, "text/plain", "not found\n");
@@ -121,7 +187,22 @@ static int bind_socket(const char *addr, unsigned short port, int *family)
 	return fd;
 }
 
-struct http_server *http_start(const char *addr, unsigned short port, http_metrics_fn fn, void *ctx)
+/* Raises the soft descriptor limit so the connection limit can be reached. */
+static void make_room(unsigned conns)
+{
+	struct rlimit r;
+	rlim_t need = (rlim_t)conns + FD_SPARE;
+
+	if (getrlimit(RLIMIT_NOFILE, &r) || r.rlim_cur >= need)
+		return;
+	r.rlim_cur = r.rlim_max == RLIM_INFINITY || r.rlim_max >= need ? need : r.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &r) || r.rlim_cur < need)
+		log_warn("open files limited to %llu: fewer than %u HTTP connections fit",
+			 (unsigned long long)r.rlim_cur, conns);
+}
+
+struct http_server *http_start_secure(const char *addr, unsigned short port, const struct http_security *sec,
+				      http_metrics_fn fn, void *ctx)
 {
 	struct http_server *h = calloc(1, sizeof(*h));
 	unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
@@ -131,6 +212,8 @@ struct http_server *http_start(const char *addr, unsigned short port, http_metri
 		return NULL;
 	h->fn = fn;
 	h->ctx = ctx;
+	h->auth = sec->auth;
+	make_room(sec->conn_limit);
 	h->sock = bind_socket(addr, port, &family);
 	if (h->sock < 0) {
 		free(h);
@@ -138,16 +221,154 @@ struct http_server *http_start(const char *addr, unsigned short port, http_metri
 	}
 	if (family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	h->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, h, MHD_OPTION_LISTEN_SOCKET, h->sock,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)64, MHD_OPTION_CONNECTION_TIMEOUT,
-				(unsigned int)30, MHD_OPTION_END);
+	if (sec->cert_pem)
+		flags |= MHD_USE_TLS;
+	/* the TLS options are last so a plain server stops reading before them */
+	h->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
+				MHD_OPTION_LISTEN_SOCKET, h->sock, MHD_OPTION_CONNECTION_LIMIT,
+				sec->conn_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, sec->per_ip_limit,
+				MHD_OPTION_CONNECTION_TIMEOUT, sec->timeout_s,
+				sec->cert_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, sec->cert_pem,
+				MHD_OPTION_HTTPS_MEM_KEY, sec->key_pem, MHD_OPTION_END);
 	if (!h->d) {
-		fprintf(stderr, "gunicorn-observer: cannot start the HTTP server on %s:%u\n", addr, port);
+		fprintf(stderr, "gunicorn-observer: cannot start the HTTP%s server on %s:%u\n",
+			sec->cert_pem ? "S" : "", addr, port);
 		close(h->sock);
 		free(h);
 		return NULL;
 	}
+	h->serving = 1;
+	log_info("HTTP%s on %s:%u: %s; at most %u connections, %u per client address, %u s idle",
+		 sec->cert_pem ? "S" : "", addr, port, sec->auth ? "basic auth (not on /healthz)" : "no auth",
+		 sec->conn_limit, sec->per_ip_limit, sec->timeout_s);
 	return h;
+}
+
+struct http_server *http_start(const char *addr, unsigned short port, http_metrics_fn fn, void *ctx)
+{
+	struct http_security sec = { .conn_limit = GO_HTTP_CONN_LIMIT,
+				     .per_ip_limit = GO_HTTP_PER_IP_LIMIT,
+				     .timeout_s = GO_HTTP_TIMEOUT_S };
+
+	return http_start_secure(addr, port, &sec, fn, ctx);
+}
+
+/* Reads a whole PEM file into a malloc'd string; one line naming it on failure. */
+static char *read_pem(const char *path, const char *what, const char *flag)
+{
+	FILE *f = fopen(path, "r");
+	struct stat st;
+	char *buf = NULL;
+	size_t n;
+
+	if (!f) {
+		fprintf(stderr, "gunicorn-observer: %s '%s' cannot be read (%s): fix %s\n", what, path,
+			strerror(errno), flag);
+		return NULL;
+	}
+	if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode) || st.st_size > PEM_MAX) {
+		fprintf(stderr, "gunicorn-observer: %s '%s' is not a PEM file (%s): fix %s\n", what, path,
+			S_ISDIR(st.st_mode) ? "a directory" : "not a regular file of at most 1 MiB", flag);
+		fclose(f);
+		return NULL;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	n = buf ? fread(buf, 1, (size_t)st.st_size, f) : 0;
+	fclose(f);
+	if (!buf || n != (size_t)st.st_size) {
+		fprintf(stderr, "gunicorn-observer: %s '%s' cannot be read: fix %s\n", what, path, flag);
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/* Is cert a PEM certificate and key its PEM private key (not encrypted)? */
+static int check_pair(const struct go_config *c, const char *cert, const char *key)
+{
+	BIO *bc = BIO_new_mem_buf(cert, -1), *bk = BIO_new_mem_buf(key, -1);
+	X509 *x = bc ? PEM_read_bio_X509(bc, NULL, NULL, NULL) : NULL;
+	EVP_PKEY *k = bk ? PEM_read_bio_PrivateKey(bk, NULL, NULL, (void *)"") : NULL;
+	int rc = -1;
+
+	if (!x)
+		fprintf(stderr,
+			"gunicorn-observer: TLS certificate '%s' holds no PEM certificate: fix --tls-cert\n",
+			c->tls_cert);
+	else if (!k)
+		fprintf(
+		    stderr,
+		    "gunicorn-observer: TLS key '%s' holds no unencrypted PEM private key: fix --tls-key\n",
+		    c->tls_key);
+	else if (X509_check_private_key(x, k) != 1)
+		fprintf(stderr,
+			"gunicorn-observer: TLS key '%s' is not the key of certificate '%s': give the "
+			"matching pair\n",
+			c->tls_key, c->tls_cert);
+	else
+		rc = 0;
+	if (rc == 0 && X509_cmp_current_time(X509_get0_notAfter(x)) < 0)
+		log_warn("TLS certificate '%s' has expired: scrapers that verify it will fail", c->tls_cert);
+	X509_free(x);
+	EVP_PKEY_free(k);
+	BIO_free(bc);
+	BIO_free(bk);
+	return rc;
+}
+
+static int load_tls(struct http_security *s, const struct go_config *c)
+{
+	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		fprintf(stderr, "gunicorn-observer: this libmicrohttpd has no TLS support: install one "
+				"built with GnuTLS, or drop --tls-cert and --tls-key\n");
+		return -1;
+	}
+	s->cert_pem = read_pem(c->tls_cert, "TLS certificate", "--tls-cert");
+	if (!s->cert_pem)
+		return -1;
+	s->key_pem = read_pem(c->tls_key, "TLS key", "--tls-key");
+	if (!s->key_pem)
+		return -1;
+	return check_pair(c, s->cert_pem, s->key_pem);
+}
+
+int http_security_load(struct http_security *s, const struct go_config *c)
+{
+	char err[256];
+
+	memset(s, 0, sizeof(*s));
+	s->conn_limit = c->http_conn_limit;
+	s->per_ip_limit = c->http_per_ip_limit;
+	s->timeout_s = c->http_timeout_s;
+	if (c->tls_cert[0] && load_tls(s, c))
+		goto fail;
+	if (c->auth_user[0]) {
+		s->auth = malloc(sizeof(*s->auth));
+		if (!s->auth)
+			goto fail;
+		if (auth_load(s->auth, c->auth_user, c->auth_password_file, err, sizeof(err))) {
+			fprintf(stderr, "gunicorn-observer: basic auth password file '%s' %s\n",
+				c->auth_password_file, err);
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	http_security_free(s);
+	return -1;
+}
+
+void http_security_free(struct http_security *s)
+{
+	if (s->key_pem)
+		memset(s->key_pem, 0, strlen(s->key_pem));
+	free(s->cert_pem);
+	free(s->key_pem);
+	if (s->auth)
+		memset(s->auth, 0, sizeof(*s->auth));
+	free(s->auth);
+	memset(s, 0, sizeof(*s));
 }
 
 int http_poll_fd(struct http_server *h)

@@ -1,9 +1,21 @@
 /* http.h - the metrics endpoint: GET /metrics, / and /healthz, driven from
- * the main loop (libmicrohttpd in external-epoll mode, no threads). */
+ * the main loop (libmicrohttpd in external-epoll mode, no threads), with
+ * optional TLS and basic auth, and connection limits. */
 #ifndef GO_HTTP_H
 #define GO_HTTP_H
 
 #include <stddef.h>
+
+#include "config.h"
+
+struct auth;
+
+/* What a secured endpoint needs, read from the files at start. */
+struct http_security {
+	char *cert_pem, *key_pem; /* both NULL: plain HTTP */
+	struct auth *auth;        /* NULL: no basic auth */
+	unsigned conn_limit, per_ip_limit, timeout_s;
+};
 
 /* Builds the /metrics body into a malloc'd buffer; -1 on failure. */
 typedef int (*http_metrics_fn)(void *ctx, char **body, size_t *len);
@@ -13,6 +25,13 @@ struct http_server;
 /* Binds ADDR:PORT and starts serving; prints one line and returns NULL when
  * the address is bad or the port taken. */
 struct http_server *http_start(const char *addr, unsigned short port, http_metrics_fn fn, void *ctx);
+/* The same with TLS, basic auth and limits from sec, which must outlive it. */
+struct http_server *http_start_secure(const char *addr, unsigned short port, const struct http_security *sec,
+				      http_metrics_fn fn, void *ctx);
+/* Reads and checks the certificate, key and password file c names; prints
+ * one line naming the file to fix and returns -1. */
+int http_security_load(struct http_security *s, const struct go_config *c);
+void http_security_free(struct http_security *s);
 /* A file descriptor to poll for readability. */
 int http_poll_fd(struct http_server *h);
 /* Milliseconds until the server needs to run again, or -1. */

@@ -14,6 +14,7 @@
 #include "loader.h"
 #include "log.h"
 #include "observer.skel.h"
+#include "saved.h"
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -76,6 +77,24 @@ static void set_pidns(struct observer_bpf *skel)
 			 (unsigned long)st.st_ino);
 }
 
+/* From Linux 5.15 (bpf_task_pt_regs) the exit programs read a syscall's
+ * arguments from the registers saved at its entry: the entry programs that
+ * would only stash them for the exit are not loaded, so a read or a write
+ * runs one program instead of two. */
+static void skip_stash_programs(struct observer_bpf *skel)
+{
+	struct bpf_program *stashers[] = {
+		skel->progs.enter_read,    skel->progs.enter_recvfrom, skel->progs.enter_readv,
+		skel->progs.enter_recvmsg, skel->progs.enter_write,    skel->progs.enter_sendto,
+		skel->progs.enter_writev,  skel->progs.enter_sendmsg,  skel->progs.enter_sendfile,
+	};
+
+	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_task_pt_regs, NULL) != 1)
+		return;
+	for (size_t i = 0; i < sizeof(stashers) / sizeof(stashers[0]); i++)
+		bpf_program__set_autoload(stashers[i], false);
+}
+
 static void set_bounds(struct observer_bpf *skel, const struct go_config *c)
 {
 	for (size_t i = 0; i < c->ndur; i++)
@@ -86,11 +105,30 @@ static void set_bounds(struct observer_bpf *skel, const struct go_config *c)
 	skel->rodata->n_size_bounds = (__u32)c->nsize;
 }
 
+/* Attaches the programs, or keeps those a previous observer of the same
+ * build and settings left running on the pinned maps: either way no event
+ * goes uncounted across the restart. */
+static int attach(struct loader *l)
+{
+	int err;
+
+	if (pin_find_links(&l->pin, l->skel->skeleton) == 1) {
+		log_info("kept the programs left running in %s: counting went on meanwhile", l->pin.links);
+		return 0;
+	}
+	err = observer_bpf__attach(l->skel);
+	if (err == 0 && l->pin.dir[0] && pin_links(&l->pin, l->skel->skeleton) == 0)
+		log_info("pinned maps and programs in %s: they keep counting across restarts", l->pin.dir);
+	return err;
+}
+
 int loader_open(struct loader *l, const struct go_config *c, ring_buffer_sample_fn on_event, void *ctx)
 {
 	int err;
 
 	memset(l, 0, sizeof(*l));
+	l->pin.lock_fd = -1;
+	l->saved_fd = -1;
 	libbpf_set_print(libbpf_print);
 	l->nr_cpus = libbpf_num_possible_cpus();
 	if (l->nr_cpus <= 0) {
@@ -105,6 +143,14 @@ int loader_open(struct loader *l, const struct go_config *c, ring_buffer_sample_
 	}
 	set_bounds(l->skel, c);
 	set_pidns(l->skel);
+	skip_stash_programs(l->skel);
+	if (bpf_map__set_max_entries(l->skel->maps.conns, c->max_conns)) {
+		fprintf(stderr, "gunicorn-observer: cannot size the connection map to %u entries\n",
+			c->max_conns);
+		goto fail;
+	}
+	if (c->pin && (pin_begin(&l->pin, c->pin_dir) || pin_maps(&l->pin, l->skel->obj)))
+		goto fail;
 	err = observer_bpf__load(l->skel);
 	if (err) {
 		fprintf(stderr,
@@ -113,7 +159,7 @@ int loader_open(struct loader *l, const struct go_config *c, ring_buffer_sample_
 			strerror(-err));
 		goto fail;
 	}
-	err = observer_bpf__attach(l->skel);
+	err = attach(l);
 	if (err) {
 		fprintf(stderr,
 			"gunicorn-observer: attaching to tracepoints failed (%s): check that tracefs is "
@@ -133,6 +179,9 @@ int loader_open(struct loader *l, const struct go_config *c, ring_buffer_sample_
 	l->codes_fd = bpf_map__fd(l->skel->maps.codes);
 	l->drops_fd = bpf_map__fd(l->skel->maps.drops);
 	l->msigs_fd = bpf_map__fd(l->skel->maps.msigs);
+	l->stash_fd = bpf_map__fd(l->skel->maps.stash);
+	if (l->pin.dir[0])
+		l->saved_fd = saved_open(l->pin.dir);
 	return 0;
 fail:
 	loader_close(l);
@@ -142,8 +191,15 @@ fail:
 void loader_close(struct loader *l)
 {
 	ring_buffer__free(l->rb);
+	if (l->skel)
+		pin_keep_links(&l->pin, l->skel->skeleton);
 	observer_bpf__destroy(l->skel);
+	pin_end(&l->pin);
+	if (l->saved_fd >= 0)
+		close(l->saved_fd);
 	memset(l, 0, sizeof(*l));
+	l->pin.lock_fd = -1;
+	l->saved_fd = -1;
 }
 
 int loader_track(struct loader *l, pid_t pid, pid_t master, int role)

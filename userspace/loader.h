@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "pin.h"
 
 struct observer_bpf;
 
@@ -14,7 +15,9 @@ struct loader {
 	struct observer_bpf *skel;
 	struct ring_buffer *rb;
 	int nr_cpus;
-	int procs_fd, conns_fd, stats_fd, codes_fd, drops_fd, msigs_fd;
+	int procs_fd, conns_fd, stats_fd, codes_fd, drops_fd, msigs_fd, stash_fd;
+	struct pin pin; /* empty dir when nothing is pinned */
+	int saved_fd;   /* the masters' saved counters (saved.c), -1 when not pinned */
 };
 
 /* Checks what the kernel and the user must provide; prints one line that

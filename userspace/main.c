@@ -16,6 +16,7 @@
 #include <bpf/libbpf.h>
 
 #include "aggregate.h"
+#include "caps.h"
 #include "collect.h"
 #include "config.h"
 #include "expo.h"
@@ -23,6 +24,7 @@
 #include "loader.h"
 #include "log.h"
 #include "mirror.h"
+#include "saved.h"
 #include "track.h"
 
 #ifndef GO_VERSION
@@ -36,7 +38,8 @@ struct observer {
 	struct loader ld;
 	struct tracker tr;
 	struct http_server *http;
-	struct mirror *mirror; /* NULL unless REDIS_ENABLED */
+	struct http_security sec; /* TLS, basic auth and limits of the endpoint */
+	struct mirror *mirror;    /* NULL unless REDIS_ENABLED */
 	struct utsname uts;
 	double last_scrape_seconds;
 };
@@ -54,22 +57,35 @@ static void usage(FILE *f)
 		   "      --stuck-threshold S       a busy worker is stuck after S seconds (default:\n"
 		   "                                half the master's --timeout, else 15)\n"
 		   "      --log-level LEVEL         error, warn, info (default) or debug\n"
+		   "      --max-connections N       connections followed at once (default 65536)\n"
 		   "      --redis-enabled BOOL      mirror the metrics to Redis (default false)\n"
 		   "      --redis-host HOST         --redis-port PORT  --redis-db N\n"
 		   "      --redis-password-file F   --redis-key-prefix P (default gunicorn)\n"
 		   "      --redis-ttl-seconds N     (default 300)  --redis-ttl-disabled BOOL\n"
 		   "      --mirror-interval S       seconds between two Redis mirror passes (default 5)\n"
+		   "      --tls-cert FILE           serve HTTPS with this PEM certificate ...\n"
+		   "      --tls-key FILE            ... and this PEM key\n"
+		   "      --basic-auth-user NAME    require basic auth (not on /healthz) as NAME ...\n"
+		   "      --basic-auth-password-file F  ... with the password hashed in F (bcrypt or\n"
+		   "                                sha256:<hex>; a plain password is refused)\n"
+		   "      --connection-limit N      HTTP connections at once (default 512)\n"
+		   "      --per-ip-connection-limit N  from one address (default 16, 0: no limit)\n"
+		   "      --connection-timeout S    close an idle HTTP connection after S s (default 10)\n"
 		   "  -c, --config FILE             a YAML file (also GUNICORN_OBSERVER_CONFIG)\n"
 		   "      --print-config            print the effective configuration and its sources\n"
 		   "      --check-config            validate the configuration and exit\n"
 		   "  -h, --help                    show this help\n"
 		   "  -V, --version                 show the version\n"
-		   "  aggregate --help              serve the metrics of many observers from Redis\n\n"
+		   "      --no-pin                  do not pin the BPF maps and programs: they stop,\n"
+		   "                                and counts start afresh, when the observer does\n"
+		   "      --pin-dir DIR             where to pin them (default " GO_PIN_DIR_DEFAULT ")\n"
+		   "  aggregate --help              serve the metrics of many observers from Redis\n"
+		   "  cleanup [--pin-dir DIR]       detach the programs left pinned and remove the pins\n\n"
 		   "Every option also has an environment variable and a YAML key; a flag beats\n"
 		   "the environment, which beats the file. See README.md.\n");
 }
 
-enum { OPT_CONFIG = 1000, OPT_PRINT, OPT_CHECK, OPT_SETTING };
+enum { OPT_CONFIG = 1000, OPT_PRINT, OPT_CHECK, OPT_SETTING, OPT_NO_PIN };
 
 struct cli {
 	const char *config;
@@ -92,6 +108,7 @@ static int read_argv(int argc, char **argv, struct cli *cli)
 	opts[n++] = (struct option){ "config", required_argument, NULL, OPT_CONFIG };
 	opts[n++] = (struct option){ "print-config", no_argument, NULL, OPT_PRINT };
 	opts[n++] = (struct option){ "check-config", no_argument, NULL, OPT_CHECK };
+	opts[n++] = (struct option){ "no-pin", no_argument, NULL, OPT_NO_PIN };
 	opts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
 	opts[n++] = (struct option){ "version", no_argument, NULL, 'V' };
 	opts[n] = (struct option){ NULL, 0, NULL, 0 };
@@ -108,6 +125,10 @@ static int read_argv(int argc, char **argv, struct cli *cli)
 			break;
 		case OPT_SETTING:
 			flag = opts[idx].name;
+			break;
+		case OPT_NO_PIN:
+			flag = "pin";
+			optarg = "false";
 			break;
 		case 'c':
 		case OPT_CONFIG:
@@ -190,6 +211,7 @@ static int render(struct observer *o, struct strbuf *sb)
 		snapshot_free(&s);
 		return -1;
 	}
+	saved_store(o->ld.saved_fd, &o->tr.reg);
 	s.version = GO_VERSION;
 	s.libbpf_version = libbpf_version_string();
 	s.kernel = o->uts.release;
@@ -234,7 +256,8 @@ static void retire_now(struct observer *o)
 {
 	struct snapshot s;
 
-	collect(&o->ld, &o->tr.reg, &o->cfg, &s);
+	if (collect(&o->ld, &o->tr.reg, &o->cfg, &s) == 0)
+		saved_store(o->ld.saved_fd, &o->tr.reg);
 	snapshot_free(&s);
 }
 
@@ -297,6 +320,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "aggregate") == 0)
 		return aggregate_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "cleanup") == 0)
+		return pin_cleanup_main(argc - 1, argv + 1);
 	rc = configure(argc, argv, &o.cfg, &src, &cli);
 	if (rc)
 		return rc > 0 ? 0 : 2;
@@ -304,20 +329,23 @@ int main(int argc, char **argv)
 		config_print(stdout, &o.cfg, &src);
 		return 0;
 	}
+	if (http_security_load(&o.sec, &o.cfg))
+		return 2;
 	if (cli.check) {
+		http_security_free(&o.sec);
 		printf("configuration OK\n");
 		return 0;
 	}
 	log_level = o.cfg.level;
 	uname(&o.uts);
-	if (loader_preflight())
+	if (loader_preflight() || tracker_check_pids(&o.cfg))
 		return 1;
 	sfd = signal_fd();
 	if (sfd < 0) {
 		fprintf(stderr, "gunicorn-observer: cannot set up signal handling: %s\n", strerror(errno));
 		return 1;
 	}
-	o.http = http_start(o.cfg.listen_addr, o.cfg.listen_port, build_metrics, &o);
+	o.http = http_start_secure(o.cfg.listen_addr, o.cfg.listen_port, &o.sec, build_metrics, &o);
 	if (!o.http)
 		return 1;
 	o.tr.cfg = &o.cfg;
@@ -325,6 +353,11 @@ int main(int argc, char **argv)
 	if (loader_open(&o.ld, &o.cfg, tracker_on_event, &o.tr)) {
 		http_stop(o.http);
 		return 1;
+	}
+	/* loaded and attached; capabilities are per thread, so before any thread starts */
+	if (caps_drop(o.ld.procs_fd)) {
+		rc = 1;
+		goto out;
 	}
 	if (tracker_scan(&o.tr)) {
 		rc = 1;
@@ -343,6 +376,7 @@ int main(int argc, char **argv)
 out:
 	mirror_stop(o.mirror);
 	http_stop(o.http);
+	http_security_free(&o.sec);
 	loader_close(&o.ld);
 	registry_free(&o.tr.reg);
 	close(sfd);

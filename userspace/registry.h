@@ -16,6 +16,7 @@ struct master_rec {
 	struct totals retired; /* workers that exited */
 	struct master_life life;
 	struct k8s_id k8s; /* empty outside Kubernetes */
+	int restored;      /* its saved counters were looked up (saved.c) */
 };
 
 /* Userspace's memory of one live worker. */

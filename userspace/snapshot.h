@@ -79,6 +79,21 @@ struct bounds {
 	size_t nsize;
 };
 
+/* BPF maps whose entries come and go with connections, threads and
+ * processes: a count that does not return to its baseline is a leak. */
+enum self_map {
+	SELF_MAP_CONNS = 0,
+	SELF_MAP_STASH,
+	SELF_MAP_PROCS,
+	SELF_MAP_COUNT,
+};
+
+struct map_fill {
+	uint32_t entries;  /* counted at scrape */
+	uint32_t capacity; /* max_entries */
+	int ok;            /* 0 when the map could not be read */
+};
+
 struct snapshot {
 	struct master_snap *masters;
 	size_t nmasters;
@@ -86,6 +101,7 @@ struct snapshot {
 	size_t nworkers;
 	uint64_t drops[GO_DROP_MAX];
 	uint64_t map_read_failures;
+	struct map_fill maps[SELF_MAP_COUNT];
 	struct bounds bounds;
 	const char *version, *libbpf_version, *kernel;
 };

@@ -9,6 +9,7 @@
 #include "discover.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "saved.h"
 #include "track.h"
 
 /* Did the user ask for this master (--pid, --match)? */
@@ -41,6 +42,7 @@ static void track_found(struct tracker *t, const struct found_list *l)
 				continue;
 			}
 			m->timeout_s = f->timeout_s;
+			saved_restore(t->ld->saved_fd, m);
 			if (k8s_identify(t->cfg->proc_root, t->cfg->pods_dir, t->cfg->containers_dir, f->pid,
 					 &m->k8s) == 0)
 				log_info("master %d is container %s of pod %s/%s", (int)f->pid,
@@ -70,6 +72,26 @@ static int track_master(struct tracker *t, pid_t pid)
 		rc = -1;
 	found_list_free(&l);
 	return rc;
+}
+
+int tracker_check_pids(const struct go_config *c)
+{
+	for (size_t i = 0; i < c->npids; i++) {
+		struct found_list l = { 0 };
+		int rc = discover_workers(c->proc_root, c->pids[i], &l);
+		size_t n = l.n;
+
+		found_list_free(&l);
+		if (rc || n == 0) {
+			fprintf(
+			    stderr,
+			    "gunicorn-observer: --pid %d is not a running Gunicorn process: give the pid of "
+			    "a Gunicorn master\n",
+			    (int)c->pids[i]);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 int tracker_scan(struct tracker *t)

@@ -17,6 +17,9 @@ struct tracker {
 
 /* Tracks the Gunicorn already running. With --pid, a pid that is not a
  * Gunicorn process is an error (one line printed, -1 returned). */
+/* Checks that every --pid is a Gunicorn master, before anything is loaded;
+ * prints one line and returns -1 when one is not. */
+int tracker_check_pids(const struct go_config *c);
 int tracker_scan(struct tracker *t);
 /* ring_buffer_sample_fn for struct go_event records. */
 int tracker_on_event(void *ctx, void *data, size_t len);
