@@ -1,0 +1,1193 @@
+#!/usr/bin/python3
+"""bench.py - the gunicorn-observer benchmark, run by `make bench`.
+
+Throughput: Gunicorn (2 workers, hello-world WSGI app, access log on) driven
+by wrk on loopback, for the sync worker and for gthread with keep-alive, in
+four configurations run in alternation (ABCD ABCD ...), each on a fresh
+Gunicorn: baseline; gunicorn-observer attached and scraped every second;
+prometheus_client in multiprocess mode (WSGI middleware, scraped every
+second); Gunicorn's own statsd to a local UDP sink. For the observer it also
+measures BPF run time per request (kernel.bpf_stats_enabled), its own CPU and
+peak RSS, and compares its request count with Gunicorn's access log.
+
+Scale: idle masters x workers (1x8, 4x8, 8x32): scrape time measured by the
+client and by gunicorn_observer_scrape_duration_seconds, exposition size, RSS.
+
+Prints the tables, writes results.md, results.dat and results.png (gnuplot)
+into --out. Cleans up, on every exit, only the processes it started, and
+restores kernel.bpf_stats_enabled.
+"""
+import argparse
+import atexit
+import glob
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+PY = "/usr/bin/python3"
+GUNICORN = "/usr/bin/gunicorn"
+# "observer+bpf_stats" is the observer again with kernel.bpf_stats_enabled=1,
+# for its programs' run time: the accounting slows every program run, so the
+# "observer" run, compared with the others, has it off.
+CONFIGS = ["baseline", "observer", "prometheus_client", "statsd", "observer+bpf_stats"]
+PLOT_CONFIGS = CONFIGS[:4]
+WORKLOADS = {
+    "sync": ["--worker-class", "sync"],
+    "gthread": ["--worker-class", "gthread", "--threads", "4", "--keep-alive", "5"],
+}
+SCALES = [(1, 8), (4, 8), (8, 32)]
+STATS_SYSCTL = "/proc/sys/kernel/bpf_stats_enabled"
+NO_PIN = False  # the observer has --no-pin (set in main from its --help)
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+# Names of the observer's syscall programs: any loaded program so named that
+# is not held by the observer the benchmark started belongs to another one
+# (a running observer, or programs left pinned by a stopped one).
+OUR_PROG_NAMES = {"exit_accept", "exit_accept4", "exit_read", "exit_recvfrom", "exit_write", "exit_sendto",
+                  "enter_close", "enter_shutdown"}
+TOKEN = "gobench-%d" % os.getpid()  # in every Gunicorn command line we start: --match
+
+started = []  # Popen objects, in start order
+worker_pids = []  # every worker of every master we started
+stats_restore = None
+
+
+def say(msg):
+    print(msg, flush=True)
+
+
+def die(msg):
+    say("bench: " + msg)
+    sys.exit(1)
+
+
+# ---------------------------------------------------------------- processes
+
+
+def alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def stop(p, sig=signal.SIGTERM, wait=10):
+    if p.poll() is None:
+        p.send_signal(sig)
+        try:
+            p.wait(wait)
+        except subprocess.TimeoutExpired:
+            say("   pid %d ignored signal %d for %d s, sending SIGKILL" % (p.pid, sig, wait))
+            p.kill()
+            p.wait()
+    if p in started:
+        started.remove(p)
+
+
+def cleanup():
+    global stats_restore
+    for p in reversed(list(started)):
+        stop(p, signal.SIGINT if "gunicorn" in str(p.args) else signal.SIGTERM)
+    for pid in worker_pids:  # workers orphaned by a killed master
+        try:
+            if alive(pid) and b"gunicorn" in open("/proc/%d/cmdline" % pid, "rb").read():
+                os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    if stats_restore is not None:
+        with open(STATS_SYSCTL, "w") as f:
+            f.write(stats_restore)
+        stats_restore = None
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def children(pid):
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(x) for x in out.split()]
+
+
+def listening(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def cpu_seconds(pid):
+    """utime + stime of every thread, from /proc/PID/stat."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def sched_seconds(pid):
+    """CPU time of every thread in ns resolution, from /proc/PID/task/*/schedstat."""
+    total = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                total += int(f.read().split()[0])
+        except OSError:
+            pass
+    return total / 1e9
+
+
+def reset_hwm(pid):
+    """Sets VmHWM back to the current RSS (proc(5), clear_refs "5")."""
+    with open("/proc/%d/clear_refs" % pid, "w") as f:
+        f.write("5")
+
+
+def status_kib(pid, key):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def http_get(url, timeout=10):
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.read().decode()
+
+
+def timed_get(port, path="/metrics", timeout=10):
+    """A minimal HTTP/1.0 GET on a raw socket, so that the time measured
+    (connect to last byte) is the server's, not a client library's.
+    Returns (body, seconds)."""
+    t0 = time.perf_counter()
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(b"GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" % path.encode())
+        chunks = []
+        while True:
+            b = s.recv(1 << 20)
+            if not b:
+                break
+            chunks.append(b)
+    dt = time.perf_counter() - t0
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.") or head.split(b" ", 2)[1] != b"200":
+        raise OSError("GET %s: %r" % (path, head[:80]))
+    return body.decode(), dt
+
+
+# ---------------------------------------------------------------- Gunicorn
+
+
+class Gunicorn:
+    """One master with its workers, logging every request to its access log."""
+
+    def __init__(self, workdir, name, nworkers, args, env=None, app="hello:app", cpus=None):
+        self.port = free_port()
+        self.access_log = os.path.join(workdir, name + ".access.log")
+        self.error_log = os.path.join(workdir, name + ".error.log")
+        self.nworkers = nworkers
+        cmd = [GUNICORN, "--chdir", HERE, "--bind", "127.0.0.1:%d" % self.port,
+               "--workers", str(nworkers), "--name", "%s-%s" % (TOKEN, name),
+               "--access-logfile", self.access_log,
+               "--access-logformat", "%(p)s %(s)s %(D)s %(B)s",
+               "--error-logfile", self.error_log] + args + [app]
+        if cpus:
+            cmd = ["taskset", "-c", cpus] + cmd
+        self.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)
+        started.append(self.proc)
+        self.pid = self.proc.pid
+        self.workers = []
+
+    def wait_booted(self, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            kids = children(self.pid)
+            if len(kids) == self.nworkers and self.booted() >= self.nworkers and listening(self.port):
+                self.workers = kids
+                worker_pids.extend(kids)
+                return
+            time.sleep(0.1)
+        die("gunicorn %d did not boot %d workers within %d s: %s"
+            % (self.pid, self.nworkers, timeout, tail(self.error_log)))
+
+    def booted(self):
+        try:
+            with open(self.error_log) as f:
+                return f.read().count("Booting worker with pid")
+        except OSError:
+            return 0
+
+    def log_lines(self):
+        try:
+            with open(self.access_log, "rb") as f:
+                return sum(1 for _ in f)
+        except OSError:
+            return 0
+
+    def split(self, start):
+        """Percent of the access log's lines from line start on, per worker pid, largest first."""
+        n = {}
+        with open(self.access_log, "rb") as f:
+            for i, line in enumerate(f):
+                if i >= start:
+                    pid = line.split(b" ", 1)[0]
+                    n[pid] = n.get(pid, 0) + 1
+        total = max(1, sum(n.values()))
+        return sorted((round(100.0 * v / total) for v in n.values()), reverse=True)
+
+    def settle(self, counter=None, timeout=5):
+        """Waits for the access log to stop growing (0.5 s), then up to
+        timeout s for counter() (another count of the same requests) to
+        reach it. Returns the access log's line count."""
+        prev, t_stable = -1, time.monotonic()
+        while True:
+            n = self.log_lines()
+            if n != prev:
+                prev, t_stable = n, time.monotonic()
+            elif time.monotonic() - t_stable >= 0.5:
+                break
+            time.sleep(0.05)
+        deadline = time.monotonic() + timeout
+        while counter and time.monotonic() < deadline:
+            try:
+                if counter() >= n:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        return n
+
+    def stop(self):
+        stop(self.proc, signal.SIGINT, 30)
+
+
+def tail(path, n=5):
+    try:
+        with open(path) as f:
+            return " | ".join(f.read().splitlines()[-n:])
+    except OSError:
+        return "(no log)"
+
+
+# ---------------------------------------------------------------- observer
+
+
+class Observer:
+    def __init__(self, binary, workdir, name):
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.log = os.path.join(workdir, name + ".observer.log")
+        cmd = [binary, "--listen", "127.0.0.1:%d" % self.port, "--match", TOKEN]
+        if NO_PIN:
+            cmd.append("--no-pin")  # its own programs, loaded afresh, and none left behind
+        with open(self.log, "w") as log:
+            self.proc = subprocess.Popen(cmd,
+                                         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        started.append(self.proc)
+        self.pid = self.proc.pid
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                if http_get(self.url + "/healthz", 2).strip() == "ok":
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        die("observer did not answer /healthz within 30 s: " + tail(self.log))
+
+    def metrics(self):
+        return http_get(self.url + "/metrics")
+
+    def wait_tracked(self, masters, timeout=60):
+        """Until every worker of every master appears in /metrics."""
+        deadline = time.monotonic() + timeout
+        missing = []
+        while time.monotonic() < deadline:
+            text = self.metrics()
+            missing = [w for g in masters for w in g.workers if 'worker_pid="%d"' % w not in text]
+            if not missing:
+                return
+            time.sleep(0.2)
+        die("observer does not show workers %s after %d s" % (missing[:10], timeout))
+
+    def requests(self, master_pid):
+        return sample_sum(self.metrics(), "gunicorn_worker_requests_total", 'master_pid="%d"' % master_pid)
+
+    def prog_ids(self):
+        return prog_ids(self.pid)
+
+    def stop(self):
+        stop(self.proc, signal.SIGTERM, 10)
+
+
+def prog_ids(pid):
+    """Ids of the BPF programs a process holds open (its fds' fdinfo)."""
+    ids = []
+    fddir = "/proc/%d/fd" % pid
+    try:
+        fds = os.listdir(fddir)
+    except OSError:
+        return []
+    for fd in fds:
+        try:
+            if os.readlink(os.path.join(fddir, fd)) != "anon_inode:bpf-prog":
+                continue
+            with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
+                for line in f:
+                    if line.startswith("prog_id:"):
+                        ids.append(int(line.split()[1]))
+        except OSError:
+            pass
+    return sorted(set(ids))
+
+
+def sample_sum(text, family, label_filter=""):
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(family + "{") or line.startswith(family + " "):
+            if label_filter in line:
+                total += float(line.rsplit(" ", 1)[1])
+    return int(total)
+
+
+def sample_value(text, name):
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
+
+
+def set_bpf_stats(value):
+    with open(STATS_SYSCTL, "w") as f:
+        f.write(value)
+
+
+def bpf_stats(ids):
+    """{prog id: (name, run_time_ns, run_cnt)} from bpftool prog show -j."""
+    out = subprocess.run(["bpftool", "prog", "show", "-j"], capture_output=True, text=True, check=True).stdout
+    want = set(ids)
+    return {p["id"]: (p.get("name", "?"), p.get("run_time_ns", 0), p.get("run_cnt", 0))
+            for p in json.loads(out) if p["id"] in want}
+
+
+class Scraper(threading.Thread):
+    """GETs url every interval s until stopped; keeps each scrape's time."""
+
+    def __init__(self, port, interval=1.0):
+        super().__init__(daemon=True)
+        self.port, self.interval = port, interval
+        self.times, self.errors = [], 0
+        self.halt = threading.Event()
+
+    def run(self):
+        while not self.halt.is_set():
+            t0 = time.perf_counter()
+            try:
+                self.times.append(timed_get(self.port)[1])
+            except OSError:
+                self.errors += 1
+            self.halt.wait(max(0.0, self.interval - (time.perf_counter() - t0)))
+
+    def stop(self):
+        self.halt.set()
+        self.join()
+
+
+# ---------------------------------------------------------------- load
+
+
+def wrk(port, seconds, conns, cpus=None):
+    cmd = (["taskset", "-c", cpus] if cpus else []) + ["wrk", "-t1", "-c%d" % conns, "-d%ds" % seconds, "--latency", "--timeout", "5s",
+           "-s", os.path.join(HERE, "report.lua"), "http://127.0.0.1:%d/" % port]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60).stdout
+    for line in out.splitlines():
+        if line.startswith("WRKJSON "):
+            r = json.loads(line[8:])
+            r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+            r["errors"] = r["connect"] + r["read"] + r["write"] + r["status"] + r["timeout"]
+            return r
+    die("wrk printed no result:\n" + out)
+
+
+def run_one(args, workdir, workload, config, rnd):
+    """One fresh Gunicorn in one configuration: warm-up, measured wrk run, counts."""
+    name = "%s-%s-%d" % (workload, config, rnd)
+    env = dict(os.environ)
+    gargs = list(WORKLOADS[workload])
+    res = {"workload": workload, "config": config, "round": rnd}
+    sink = obs = scraper = None
+    prom_port = None
+    if config == "statsd":
+        sink_port = free_port()
+        res["sink_file"] = os.path.join(workdir, name + ".statsd.json")
+        sink = subprocess.Popen([PY, os.path.join(HERE, "statsd_sink.py"), str(sink_port), res["sink_file"]],
+                                stdout=subprocess.PIPE, text=True)
+        started.append(sink)
+        sink.stdout.readline()  # "ready"
+        gargs += ["--statsd-host", "127.0.0.1:%d" % sink_port]
+    app = "hello:app"
+    if config == "prometheus_client":
+        mdir = os.path.join(workdir, name + ".prom")
+        os.mkdir(mdir)
+        prom_port = free_port()
+        env.update(PROMETHEUS_MULTIPROC_DIR=mdir, GOBENCH_PROM_PORT=str(prom_port))
+        gargs += ["-c", os.path.join(HERE, "prom_conf.py")]
+        app = "prom_app:app"
+    g = Gunicorn(workdir, name, 2, gargs, env, app, args.gunicorn_cpus)
+    g.wait_booted()
+    counter = None
+    if config.startswith("observer"):
+        obs = Observer(args.observer, workdir, name)
+        obs.wait_tracked([g])
+        counter = lambda: obs.requests(g.pid)  # noqa: E731
+    elif config == "prometheus_client":
+        deadline = time.monotonic() + 10
+        while not listening(prom_port) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        counter = lambda: sample_sum(http_get("http://127.0.0.1:%d/metrics" % prom_port),  # noqa: E731
+                                     "app_requests_total")
+    wrk(g.port, args.warmup, args.connections, args.wrk_cpus)
+    l0 = g.settle(counter)
+    stats = config == "observer+bpf_stats"
+    # other observers' programs, looked for at every run: one may have started since
+    fids = foreign_progs()
+    res["foreign_progs"] = len(fids)
+    if stats:
+        set_bpf_stats("1")
+        foreign0 = bpf_stats(fids)
+    if obs:
+        ids = obs.prog_ids()
+        st0 = bpf_stats(ids)
+        res["obs_start_hwm_kib"] = status_kib(obs.pid, "VmHWM")
+        reset_hwm(obs.pid)
+        cpu0, sched0 = cpu_seconds(obs.pid), sched_seconds(obs.pid)
+        scraper = Scraper(obs.port)
+    elif prom_port:
+        scraper = Scraper(prom_port)
+    if scraper:
+        scraper.start()
+    t0 = time.monotonic()
+    w = wrk(g.port, args.duration, args.connections, args.wrk_cpus)
+    t1 = time.monotonic()
+    if obs:
+        cpu1, sched1 = cpu_seconds(obs.pid), sched_seconds(obs.pid)
+    if scraper:
+        scraper.stop()
+        res["scrape_ms"] = [t * 1e3 for t in scraper.times]
+        res["scrape_errors"] = scraper.errors
+    l1 = g.settle(counter)
+    res.update(wrk=w, log_total=l1, log_run=l1 - l0, wrk_vs_log=(l1 - l0) - w["requests"], split=g.split(l0))
+    if stats:
+        st1, foreign1 = bpf_stats(ids), bpf_stats(fids)
+        set_bpf_stats("0")
+        if fids:
+            res["foreign_ns_per_req"] = sum(v[1] - foreign0.get(k, v)[1] for k, v in foreign1.items()) / max(
+                1, l1 - l0)
+        progs = {}
+        for pid_, (pname, ns, cnt) in st1.items():
+            ns0, cnt0 = st0.get(pid_, (pname, 0, 0))[1:]
+            p = progs.setdefault(pname, [0, 0])
+            p[0] += ns - ns0
+            p[1] += cnt - cnt0
+        res["progs"] = progs
+        res["bpf_ns_per_req"] = sum(p[0] for p in progs.values()) / max(1, l1 - l0)
+    if obs:
+        res["obs_cpu_s"] = cpu1 - cpu0
+        res["obs_cpu_pct"] = 100.0 * (sched1 - sched0) / (t1 - t0)
+        res["obs_cpu_stat_pct"] = 100.0 * (cpu1 - cpu0) / (t1 - t0)
+        res["obs_hwm_kib"] = status_kib(obs.pid, "VmHWM")
+        res["obs_rss_kib"] = status_kib(obs.pid, "VmRSS")
+        res["counted"] = obs.requests(g.pid)
+        res["lost"] = l1 - res["counted"]
+        text = obs.metrics()
+        res["dropped"] = sample_sum(text, "gunicorn_observer_events_dropped_total")
+        res["aborted"] = sample_sum(text, "gunicorn_worker_failed_requests_total", 'reason="aborted"')
+        obs.stop()
+    elif config == "prometheus_client":
+        res["counted"] = counter()
+    g.stop()
+    if sink:
+        stop(sink)
+        with open(res["sink_file"]) as f:
+            res["counted"] = json.load(f)["requests"]
+    extra = ""
+    if "counted" in res:
+        extra = ", counted %d vs access log %d" % (res["counted"], l1)
+    if "aborted" in res:
+        extra += " (+%d aborted)" % res["aborted"]
+    if obs:
+        extra += ", observer CPU %.3f s = %.2f%%, peak RSS %.1f MiB (start-up %.1f)" % (
+            res["obs_cpu_s"], res["obs_cpu_pct"], res["obs_hwm_kib"] / 1024, res["obs_start_hwm_kib"] / 1024)
+    if stats:
+        extra += ", BPF %.0f ns/req" % res["bpf_ns_per_req"]
+    say("   %-7s %-18s round %d: %7.0f req/s  p50 %5.2f ms  p99 %6.2f ms  wrk %d, log %d (workers %s %%)%s%s" % (
+        workload, config, rnd, w["rps"], w["p50_us"] / 1e3, w["p99_us"] / 1e3, w["requests"], l1 - l0,
+        "/".join(map(str, res["split"])),
+        ", %d wrk errors" % w["errors"] if w["errors"] else "", extra))
+    return res
+
+
+# ---------------------------------------------------------------- scale
+
+
+def run_scale(args, workdir, masters, workers):
+    name = "scale-%dx%d" % (masters, workers)
+    gs = [Gunicorn(workdir, "%s-m%d" % (name, i), workers, ["--worker-class", "sync"]) for i in range(masters)]
+    for g in gs:
+        g.wait_booted(120)
+    obs = Observer(args.observer, workdir, name)
+    total = masters * workers
+    deadline = time.monotonic() + 60
+    tracked = None
+    while time.monotonic() < deadline:
+        tracked = sample_value(obs.metrics(), "gunicorn_observer_tracked_workers")
+        if tracked == total:
+            break
+        time.sleep(0.2)
+    obs.wait_tracked(gs)
+    for _ in range(3):  # first scrapes start the CPU sampling; not counted
+        obs.metrics()
+    start_hwm = status_kib(obs.pid, "VmHWM")
+    reset_hwm(obs.pid)
+    client, self_reported, size = [], [], 0
+    for _ in range(args.scrapes):
+        text, dt = timed_get(obs.port)
+        client.append(dt * 1e3)
+        # the gauge is the time to build the previous exposition
+        self_reported.append(sample_value(text, "gunicorn_observer_scrape_duration_seconds") * 1e3)
+        size = len(text.encode())
+        time.sleep(0.02)
+    res = {"masters": masters, "workers": workers, "total": total, "tracked": tracked,
+           "client_ms": client, "self_ms": self_reported, "bytes": size,
+           "rss_kib": status_kib(obs.pid, "VmRSS"), "hwm_kib": status_kib(obs.pid, "VmHWM"),
+           "start_hwm_kib": start_hwm,
+           "series": sum(1 for line in text.splitlines() if line and not line.startswith("#"))}
+    obs.stop()
+    for g in gs:
+        g.stop()
+    say("   %dx%d: tracked %s workers, scrape median %.2f ms max %.2f ms (self-reported median %.2f max %.2f), "
+        "%d bytes, %d series, RSS %.1f MiB (peak while scraped %.1f, at start-up %.1f)" % (
+            masters, workers, int(tracked or 0), statistics.median(client), max(client),
+            statistics.median(self_reported), max(self_reported), size, res["series"],
+            res["rss_kib"] / 1024, res["hwm_kib"] / 1024, start_hwm / 1024))
+    return res
+
+
+# ---------------------------------------------------------------- profile
+
+
+def perf_report(data, out, sort, extra=()):
+    r = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children", "--sort", sort,
+                        "-g", "none", "--percent-limit", "0.2"] + list(extra),
+                       capture_output=True, text=True)
+    with open(out, "w") as f:
+        f.write(r.stdout)
+    return [line for line in r.stdout.splitlines() if line.strip() and not line.startswith("#")]
+
+
+# Kernel symbols that run only because the observer's programs are attached:
+# the programs, the syscall tracepoint path into them, and their helpers and maps.
+OBSERVER_SYMS = re.compile(
+    r"^(bpf_prog_|trace_call_bpf|perf_syscall_|perf_trace_|perf_swevent_|syscall_trace_enter|"
+    r"syscall_exit_work|__bpf_prog_|bpf_|htab_|__htab_|lookup_nulls_elem_raw|lookup_elem_raw|"
+    r"free_htab_elem|alloc_htab_elem|pcpu_freelist|__pcpu_freelist|___pcpu_freelist|copy_from_user_nofault|"
+    r"__bpf_trace|ktime_get_mono_fast_ns)")
+
+
+def observer_cost(data, out, requests, freq):
+    """CPU time per request in the load's processes (gunicorn, wrk) spent in
+    OBSERVER_SYMS, from sample counts: bpf_stats-free, and it includes the
+    tracepoint path that run_time_ns does not see."""
+    r = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children", "-n", "--comm", "gunicorn,wrk",
+                        "--sort", "sym", "-g", "none"], capture_output=True, text=True)
+    total = hit = 0
+    per = {}
+    for line in r.stdout.splitlines():
+        m = re.match(r"\s*[\d.]+%\s+(\d+)\s+\[(.)\]\s+(\S+)", line)
+        if not m:
+            continue
+        n, sym = int(m.group(1)), m.group(3)
+        total += n
+        if m.group(2) == "k" and OBSERVER_SYMS.match(sym):
+            hit += n
+            key = "bpf_prog_*" if sym.startswith("bpf_prog_") else sym
+            per[key] = per.get(key, 0) + n
+    lines = ["%8.0f ns/request  %5.2f %%  %s" % (n / freq / requests * 1e9, 100.0 * n / total, sym)
+             for sym, n in sorted(per.items(), key=lambda kv: -kv[1])]
+    with open(os.path.join(out, "profile-load-observer.txt"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    say("   observer-attributable in gunicorn+wrk: %d of %d samples (%.2f %%) = %.0f ns of CPU per request; top:"
+        % (hit, total, 100.0 * hit / max(1, total), hit / freq / requests * 1e9))
+    say("\n".join("   " + line for line in lines[:15]))
+
+
+def run_profile(args, workdir, out):
+    """Where the time goes: perf (cpu-clock, no PMU needed) over the whole host
+    during a saturated sync run with the observer, with bpf_stats off; then
+    over the observer process alone during scrapes of 8x32 workers."""
+    g = Gunicorn(workdir, "profile", 2, ["--worker-class", "sync"])
+    g.wait_booted()
+    obs = Observer(args.observer, workdir, "profile")
+    obs.wait_tracked([g])
+    wrk(g.port, args.warmup, args.connections)
+    data = os.path.join(workdir, "load.perf.data")
+    perf = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-F", "4999", "-a", "-g",
+                             "-o", data, "--", "sleep", str(args.duration)], stdout=subprocess.DEVNULL)
+    started.append(perf)
+    w = wrk(g.port, args.duration, args.connections)
+    perf.wait()
+    started.remove(perf)
+    obs.stop()
+    g.stop()
+    say("== profile, %d s of sync load with the observer (%.0f req/s), whole host, by symbol:" % (
+        args.duration, w["rps"]))
+    lines = perf_report(data, os.path.join(out, "profile-load.txt"), "sym")
+    say("\n".join(lines[:40]))
+    lines = perf_report(data, os.path.join(out, "profile-load-comm.txt"), "comm")
+    say("\n".join(lines[:10]))
+    observer_cost(data, out, w["requests"], 4999)
+
+    gs = [Gunicorn(workdir, "profile-scale-m%d" % i, 32, ["--worker-class", "sync"]) for i in range(8)]
+    for gg in gs:
+        gg.wait_booted(120)
+    obs = Observer(args.observer, workdir, "profile-scale")
+    obs.wait_tracked(gs)
+    data = os.path.join(workdir, "scrape.perf.data")
+    perf = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-F", "9999", "--call-graph", "dwarf",
+                             "-p", str(obs.pid), "-o", data], stdout=subprocess.DEVNULL)
+    started.append(perf)
+    time.sleep(0.5)
+    times = [timed_get(obs.port)[1] * 1e3 for _ in range(args.scrapes)]
+    stop(perf, signal.SIGINT)
+    obs.stop()
+    for gg in gs:
+        gg.stop()
+    say("== profile, %d scrapes of 8x32 workers (median %.2f ms), observer process, by symbol:" % (
+        len(times), med(times)))
+    lines = perf_report(data, os.path.join(out, "profile-scrape.txt"), "sym")
+    say("\n".join(lines[:40]))
+    lines = perf_report(data, os.path.join(out, "profile-scrape-children.txt"), "sym",
+                        ["--children", "--percent-limit", "3"])
+    say("   with callees (--children):")
+    say("\n".join(lines[:40]))
+    say("profiles: %s/profile-*.txt" % out)
+
+
+# ---------------------------------------------------------------- floors
+
+
+def build_tools(workdir):
+    """Compiles bench/floor.bpf.c, bench/floor.c and bench/btf_peak.c into
+    workdir (clang and gcc are build dependencies of the observer)."""
+    arch = subprocess.run(["gcc", "-print-multiarch"], capture_output=True, text=True).stdout.strip()
+    cmds = [["clang", "-O2", "-g", "-target", "bpf", "-I/usr/include/" + arch, "-c",
+             os.path.join(HERE, "floor.bpf.c"), "-o", os.path.join(workdir, "floor.bpf.o")],
+            ["gcc", "-O2", os.path.join(HERE, "floor.c"), "-lbpf", "-o", os.path.join(workdir, "floor")],
+            ["gcc", "-O2", os.path.join(HERE, "btf_peak.c"), "-lbpf", "-o", os.path.join(workdir, "btf_peak")]]
+    for cmd in cmds:
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            die("building %s failed: %s" % (os.path.basename(cmd[-3] if cmd[0] == "clang" else cmd[2]),
+                                            r.stderr.strip()[:300]))
+
+
+def measure_floors(workdir):
+    """The fixed costs under the figures: see bench/floor.c."""
+    res = {}
+    for stats in ("0", "1"):
+        set_bpf_stats(stats)
+        try:
+            out = subprocess.run([os.path.join(workdir, "floor"), os.path.join(workdir, "floor.bpf.o")],
+                                 capture_output=True, text=True, timeout=120)
+        finally:
+            set_bpf_stats("0")
+        if out.returncode != 0:
+            die("bench/floor.c failed: " + out.stderr.strip())
+        for line in out.stdout.splitlines():
+            name, sys_ns, run_ns = line.split()
+            res[(name, stats)] = (float(sys_ns), float(run_ns))
+    out = subprocess.run([os.path.join(workdir, "btf_peak")], capture_output=True, text=True, timeout=60)
+    if out.returncode != 0:
+        die("bench/btf_peak.c failed: " + out.stderr.strip())
+    before, hwm, after, types = (int(x) for x in out.stdout.split())
+    f = {"syscall_ns": res[("none", "0")][0],
+         "empty_ns": res[("floor_empty", "0")][0] - res[("none", "0")][0],
+         "lookup_ns": res[("floor_lookup", "0")][0] - res[("none", "0")][0],
+         "empty_stats_ns": res[("floor_empty", "1")][0] - res[("none", "1")][0],
+         "empty_run_ns": res[("floor_empty", "1")][1], "lookup_run_ns": res[("floor_lookup", "1")][1],
+         "btf_before_kib": before, "btf_hwm_kib": hwm, "btf_after_kib": after, "btf_types": types}
+    say("   floors: getppid() %.0f ns; + empty program %.0f ns, + one-lookup program %.0f ns (bpf_stats off); "
+        "bpf_stats reports %.1f ns/run (empty), %.1f (lookup); vmlinux BTF parse peak +%.1f MiB" % (
+            f["syscall_ns"], f["empty_ns"], f["lookup_ns"], f["empty_run_ns"], f["lookup_run_ns"],
+            (hwm - before) / 1024))
+    return f
+
+
+def floor_lines(fl, obs):
+    if not fl:
+        return []
+    L = ["Fixed costs on this host (bench/floor.c: getppid() in a loop, best of 3 x 2M calls, a program on "
+         "its exit tracepoint): the syscall alone %.0f ns; an empty program adds %.0f ns to it, a program "
+         "that makes one hash-map lookup (a miss: what the observer's programs do for a syscall that is not "
+         "a tracked worker's) %.0f ns. With kernel.bpf_stats_enabled=1 the empty program adds %.0f ns, and "
+         "the kernel reports it as %.1f ns per run (the accounting's own clock reads), the one-lookup "
+         "program as %.1f ns per run." % (
+             fl["syscall_ns"], fl["empty_ns"], fl["lookup_ns"], fl["empty_stats_ns"], fl["empty_run_ns"],
+             fl["lookup_run_ns"])]
+    for wl, o in obs.items():
+        L.append("%s: %.1f program runs per request x %.1f ns = %.0f ns of the %.0f ns per request is that "
+                 "floor (runs of every process on the host count, not only Gunicorn's)." % (
+                     wl, o["runs"], fl["empty_run_ns"], o["runs"] * fl["empty_run_ns"], o["bpf"]))
+    L.append("Start-up memory: parsing the kernel's BTF (/sys/kernel/btf/vmlinux, %d types), which libbpf does "
+             "once to relocate the programs (CO-RE) and then frees, takes a process from %.1f MiB to a peak of "
+             "%.1f MiB (bench/btf_peak.c); back to %.1f MiB once freed." % (
+                 fl["btf_types"], fl["btf_before_kib"] / 1024, fl["btf_hwm_kib"] / 1024,
+                 fl["btf_after_kib"] / 1024))
+    return L
+
+
+def write_benchmarks_md(path, text):
+    """BENCHMARKS.md: the hand-written bench/preamble.md, then the results."""
+    with open(os.path.join(HERE, "preamble.md")) as f:
+        pre = f.read().rstrip("\n")
+    rel = os.path.relpath(os.path.join(HERE, "results.png"), os.path.dirname(os.path.abspath(path)))
+    with open(path, "w") as f:
+        f.write(pre + "\n\n## Results\n\n" + text.rstrip("\n") + "\n\n![throughput and p99 latency](%s)\n" % rel)
+
+
+# ---------------------------------------------------------------- report
+
+
+def med(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def machine():
+    cpu = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        mem = int(f.readline().split()[1]) // 1024
+    osname = "?"
+    try:
+        with open("/etc/os-release") as f:
+            osname = re.search(r'PRETTY_NAME="([^"]*)"', f.read()).group(1)
+    except (OSError, AttributeError):
+        pass
+    gver = subprocess.run([GUNICORN, "--version"], capture_output=True, text=True).stdout.strip()
+    wver = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[0].strip()
+    pver = subprocess.run([PY, "-c", "import prometheus_client, sys; print(sys.version.split()[0], "
+                           "prometheus_client.__version__ if hasattr(prometheus_client, '__version__') else '')"],
+                          capture_output=True, text=True).stdout.strip()
+    return ("%s, %d CPUs, %d MiB RAM; %s, kernel %s; %s; %s; Python %s"
+            % (cpu, os.cpu_count(), mem, osname, platform.release(), gver, wver, pver))
+
+
+def foreign_progs():
+    """Ids of loaded BPF programs named like the observer's that no observer
+    of ours holds: another observer's, running or pinned."""
+    ours = {i for p in started for i in prog_ids(p.pid)}
+    out = subprocess.run(["bpftool", "prog", "show", "-j"], capture_output=True, text=True).stdout
+    try:
+        progs = json.loads(out or "[]")
+    except ValueError:
+        return []
+    return sorted(p["id"] for p in progs if p.get("name") in OUR_PROG_NAMES and p["id"] not in ours)
+
+
+def others():
+    """Processes not started by us that would skew the numbers."""
+    ours = {p.pid for p in started}
+    obs = [int(x) for x in subprocess.run(["pgrep", "-x", "gunicorn-observ"], capture_output=True,
+                                          text=True).stdout.split() if int(x) not in ours]
+    gun = len(subprocess.run(["pgrep", "-f", "/gunicorn( |$)"], capture_output=True, text=True).stdout.split())
+    return obs, gun
+
+
+def load_summary(args, runs):
+    """Per (workload, configuration): medians, min, max and the median of the
+    per-round ratios to that round's baseline."""
+    summary = {}
+    metrics = (("rps", lambda r: r["wrk"]["rps"]), ("p50", lambda r: r["wrk"]["p50_us"] / 1e3),
+               ("p99", lambda r: r["wrk"]["p99_us"] / 1e3))
+    for wl in args.workloads:
+        base = {r["round"]: r for r in runs if r["workload"] == wl and r["config"] == "baseline"}
+        for cfg in CONFIGS:
+            rs = [r for r in runs if r["workload"] == wl and r["config"] == cfg]
+            if not rs:
+                continue
+            s = {}
+            for key, f in metrics:
+                s[key] = med([f(r) for r in rs])
+                s[key + "_min"] = min(f(r) for r in rs)
+                s[key + "_max"] = max(f(r) for r in rs)
+                s[key + "_ratio"] = med([f(r) / f(base[r["round"]]) for r in rs if r["round"] in base])
+            if all("counted" in r for r in rs):
+                s["counted"] = "%d / %d" % (sum(r["counted"] for r in rs), sum(r["log_total"] for r in rs))
+            summary[(wl, cfg)] = s
+    return summary
+
+
+def observer_summary(args, runs):
+    out = {}
+    for wl in args.workloads:
+        rs = [r for r in runs if r["workload"] == wl and r["config"] == "observer"]
+        st = [r for r in runs if r["workload"] == wl and r["config"] == "observer+bpf_stats"]
+        both = rs + st
+        if not rs or not st:
+            continue
+        scr = [t for r in rs for t in r["scrape_ms"]] or [0]
+        progs = {}
+        for r in st:
+            for name, (ns, cnt) in r["progs"].items():
+                p = progs.setdefault(name, [0, 0])
+                p[0] += ns
+                p[1] += cnt
+        out[wl] = {
+            "bpf": med([r["bpf_ns_per_req"] for r in st]), "bpf_max": max(r["bpf_ns_per_req"] for r in st),
+            "runs": med([sum(p[1] for p in r["progs"].values()) / max(1, r["log_run"]) for r in st]),
+            "cpu": med([r["obs_cpu_pct"] for r in rs]), "cpu_max": max(r["obs_cpu_pct"] for r in rs),
+            "cpu_s": med([r["obs_cpu_s"] for r in rs]), "cpu_s_max": max(r["obs_cpu_s"] for r in rs),
+            "hwm": max(r["obs_hwm_kib"] for r in rs) / 1024,
+            "start_hwm": max(r["obs_start_hwm_kib"] for r in rs) / 1024,
+            "scrape": med(scr), "scrape_max": max(scr),
+            "lost": sum(r["lost"] for r in both), "lost_runs": sum(1 for r in both if r["lost"] != 0),
+            "nruns": len(both), "wrkdiff": [-r["wrk_vs_log"] for r in both],
+            "dropped": sum(r["dropped"] for r in both), "aborted": sum(r["aborted"] for r in both),
+            "progs": progs, "requests": sum(r["log_run"] for r in st)}
+    return out
+
+
+def load_tables(args, runs, summary, obs):
+    L = ["| workload | configuration | req/s | x baseline | p50 ms | x baseline | p99 ms | x baseline | "
+         "counted / access log |", "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    for (wl, cfg), s in summary.items():
+        L.append("| %s | %s | %.0f | %.3f | %.2f | %.2f | %.2f | %.2f | %s |" % (
+            wl, cfg, s["rps"], s["rps_ratio"], s["p50"], s["p50_ratio"], s["p99"], s["p99_ratio"],
+            s.get("counted", "")))
+    if obs:
+        L += ["", "Observer, per workload (median over rounds; max in brackets). BPF time from the "
+              "observer+bpf_stats runs (it includes the accounting's own clock reads), the rest from the "
+              "observer runs; lost and wrk - access log over both:", "",
+              "| workload | BPF ns/request | BPF runs/request | observer CPU s (/proc/PID/stat) | "
+              "CPU % of a core (schedstat) | peak RSS MiB in the run | start-up peak RSS MiB | "
+              "scrape ms (1/s, under load) | lost (access log - observer) | aborted (client gone) | "
+              "wrk - access log, per run |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+        for wl, o in obs.items():
+            L.append("| %s | %.0f (%.0f) | %.1f | %.2f (%.2f) | %.2f (%.2f) | %.1f | %.1f | %.2f (%.2f) | "
+                     "%d in %d runs | %d | %s |" % (
+                         wl, o["bpf"], o["bpf_max"], o["runs"], o["cpu_s"], o["cpu_s_max"], o["cpu"],
+                         o["cpu_max"], o["hwm"], o["start_hwm"], o["scrape"], o["scrape_max"], o["lost"],
+                         o["nruns"], o["aborted"], " ".join("%+d" % d for d in o["wrkdiff"])))
+        L += ["", "BPF programs, ns and runs per request (all rounds), top 8:", "",
+              "| workload | program | ns/request | runs/request | ns/run |", "|---|---|---:|---:|---:|"]
+        for wl, o in obs.items():
+            top = sorted(o["progs"].items(), key=lambda kv: -kv[1][0])[:8]
+            for name, (ns, cnt) in top:
+                L.append("| %s | %s | %.0f | %.2f | %.0f |" % (
+                    wl, name, ns / o["requests"], cnt / o["requests"], ns / max(1, cnt)))
+    prom = [t for r in runs if r["config"] == "prometheus_client" for t in r.get("scrape_ms", [])]
+    if prom:
+        L += ["", "prometheus_client's multiprocess /metrics (served by the master) under the same load: "
+              "scrape median %.2f ms, max %.2f ms." % (med(prom), max(prom))]
+    statsd = [r for r in runs if r["config"] == "statsd"]
+    if statsd:
+        L.append("statsd sink: %d gunicorn.requests increments received for %d access log lines "
+                 "(UDP: a loss would not be retried)." % (
+                     sum(r["counted"] for r in statsd), sum(r["log_total"] for r in statsd)))
+    return L
+
+
+def scale_table(args, scales):
+    L = ["Scale (idle sync masters x workers; %d scrapes 20 ms apart, after 3 not counted; "
+         "client time is connect to last byte):" % args.scrapes, "",
+         "| masters x workers | tracked workers | scrape median ms (client) | max | median ms (self) | "
+         "max | us per worker | exposition bytes | series | RSS MiB | peak RSS MiB while scraped | "
+         "start-up peak RSS MiB |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for s in scales:
+        L.append("| %dx%d | %d | %.2f | %.2f | %.2f | %.2f | %.1f | %d | %d | %.1f | %.1f | %.1f |" % (
+            s["masters"], s["workers"], int(s["tracked"] or 0), med(s["client_ms"]), max(s["client_ms"]),
+            med(s["self_ms"]), max(s["self_ms"]), med(s["client_ms"]) * 1e3 / s["total"], s["bytes"],
+            s["series"], s["rss_kib"] / 1024, s["hwm_kib"] / 1024, s["start_hwm_kib"] / 1024))
+    return L
+
+
+def targets(args, summary, obs, scales):
+    T = ["| target | measured | limit | result |", "|---|---|---|---|"]
+
+    def target(what, measured, limit, ok):
+        T.append("| %s | %s | %s | %s |" % (what, measured, limit, "PASS" if ok else "FAIL"))
+
+    for wl in args.workloads:
+        s = summary.get((wl, "observer"))
+        if s:
+            target("throughput with the observer, %s" % wl, "%.3f x baseline" % s["rps_ratio"], ">= 0.99",
+                   s["rps_ratio"] >= 0.99)
+    for wl in args.workloads:
+        for cfg in ("prometheus_client", "statsd"):
+            s = summary.get((wl, cfg))
+            if s:
+                T.append("| throughput with %s, %s (beside it) | %.3f x baseline | - | - |"
+                         % (cfg, wl, s["rps_ratio"]))
+    for wl, o in obs.items():
+        target("BPF time per request, %s" % wl, "%.0f ns" % o["bpf"], "<= 500 ns", o["bpf"] <= 500)
+    hwm = [o["hwm"] for o in obs.values()] + [s["hwm_kib"] / 1024 for s in scales]
+    if hwm:
+        target("observer peak RSS while serving (load runs, scale scrapes)", "%.1f MiB" % max(hwm),
+               "<= 16 MiB", max(hwm) <= 16)
+    hwm = [o["start_hwm"] for o in obs.values()] + [s["start_hwm_kib"] / 1024 for s in scales]
+    if hwm:
+        # the target is the running observer's; the start-up peak is reported beside it
+        T.append("| observer peak RSS at start-up (BPF load, /proc scan; beside it) | %.1f MiB | - | %s |" % (
+            max(hwm), "within 16 MiB" if max(hwm) <= 16 else
+            "above 16 MiB: the kernel BTF parse while loading (see the floors below)"))
+    for wl, o in obs.items():
+        target("observer CPU at saturation, %s" % wl, "%.2f %% (max %.2f %%)" % (o["cpu"], o["cpu_max"]),
+               "<= 1 % of a core", o["cpu"] <= 1.0)
+    big = [s for s in scales if s["total"] >= 256]
+    if big:
+        s = big[-1]
+        target("scrape at %d workers (client, median)" % s["total"],
+               "%.2f ms (max %.2f ms)" % (med(s["client_ms"]), max(s["client_ms"])), "<= 10 ms",
+               med(s["client_ms"]) <= 10)
+    if len(scales) > 1:
+        per = [med(s["client_ms"]) / s["total"] for s in scales]
+        ok = all(per[i + 1] <= per[i] * 1.1 for i in range(len(per) - 1))
+        target("scrape cost growth (time per worker must not rise, 10 % slack)",
+               " -> ".join("%.1f us" % (p * 1e3) for p in per), "<= linear", ok)
+    if obs:
+        lost = sum(o["lost"] for o in obs.values())
+        dropped = sum(o["dropped"] for o in obs.values())
+        target("requests lost (access log - observer, every run)", "%d (events dropped: %d)" % (lost, dropped),
+               "0", lost == 0 and all(o["lost_runs"] == 0 for o in obs.values()))
+    return T
+
+
+def report(args, runs, scales, meta, floors=None):
+    summary = load_summary(args, runs)
+    obs = observer_summary(args, runs)
+    L = ["Machine: " + meta["machine"],
+         "Command: %s (%s, observer %s)" % (meta["command"], meta["date"], meta["version"]),
+         "Load average before the run: %s, after: %s; other gunicorn-observer processes at the start: %s, "
+         "at the end: %s; other gunicorn processes at the start: %d" % (
+             meta["load"], meta["load_after"], meta["others"] or "none", meta["others_after"] or "none",
+             meta["other_gunicorns"])]
+    foreign = [r["foreign_ns_per_req"] for r in runs if "foreign_ns_per_req" in r]
+    nforeign = sum(1 for r in runs if r.get("foreign_progs"))
+    if nforeign:
+        L.append("WARNING: programs of another gunicorn-observer were attached during %d of %d load runs "
+                 "(run with --allow-others); the figures below are not those of a quiet host." % (
+                     nforeign, len(runs)))
+    if foreign:
+        L.append("WARNING: the BPF programs of gunicorn-observers not started by the benchmark ran in every "
+                 "configuration: %.0f ns per request (median over all runs) of run time, plus the syscall "
+                 "tracepoint path they enable for every process." % med(foreign))
+    if runs:
+        L += ["Load: wrk -t1 -c%d, %d s per run after a %d s warm-up, %d rounds of %s in turn (the order "
+              "rotated by one each round), each run on a fresh Gunicorn with 2 workers and its access log "
+              "on; %s; medians quoted, ratios are the median of the per-round ratios to that round's "
+              "baseline." % (args.connections, args.duration, args.warmup, args.rounds, " / ".join(CONFIGS),
+                             "Gunicorn on CPU %s and wrk on CPU %s (taskset)" % (args.gunicorn_cpus, args.wrk_cpus)
+                             if args.gunicorn_cpus else "no CPU pinning"), ""]
+        L += load_tables(args, runs, summary, obs)
+    if scales:
+        L += [""] + scale_table(args, scales)
+    L += [""] + targets(args, summary, obs, scales)
+    fl = floor_lines(floors, obs)
+    if fl:
+        L += [""] + fl
+    return "\n".join(L) + "\n", summary
+
+
+def plot(args, summary, out):
+    dat = os.path.join(out, "results.dat")
+    with open(dat, "w") as f:
+        f.write("# workload, then per configuration (%s): req/s median min max, p99 ms median min max\n"
+                % " ".join(PLOT_CONFIGS))
+        for wl in args.workloads:
+            row = [wl]
+            for cfg in PLOT_CONFIGS:
+                s = summary.get((wl, cfg), {})
+                row += ["%.1f" % s.get(k, 0) for k in ("rps", "rps_min", "rps_max")]
+            for cfg in PLOT_CONFIGS:
+                s = summary.get((wl, cfg), {})
+                row += ["%.3f" % s.get(k, 0) for k in ("p99", "p99_min", "p99_max")]
+            f.write(" ".join(row) + "\n")
+    png = os.path.join(out, "results.png")
+    r = subprocess.run(["gnuplot", "-e", "dat='%s'; png='%s'" % (dat, png), os.path.join(HERE, "results.gp")],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        die("gnuplot failed: " + r.stderr)
+    return png
+
+
+# ---------------------------------------------------------------- main
+
+
+def main():
+    global stats_restore
+    ap = argparse.ArgumentParser(description="gunicorn-observer benchmark")
+    ap.add_argument("--quick", action="store_true", help="2 rounds of 3 s, small scale: for development")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--duration", type=int, default=10, help="seconds of measured load per run")
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--scrapes", type=int, default=100)
+    ap.add_argument("--workloads", default="sync,gthread")
+    ap.add_argument("--configs", default=",".join(CONFIGS),
+                    help="a subset of the configurations, for development (baseline is always run)")
+    ap.add_argument("--cpus", default="auto",
+                    help="GUNICORN_CPUS:WRK_CPUS for taskset in the load runs (auto: 0:1 on a host with 2 or "
+                    "more CPUs, so that wrk and Gunicorn never share one; none: no pinning)")
+    ap.add_argument("--no-scale", action="store_true")
+    ap.add_argument("--no-load", action="store_true")
+    ap.add_argument("--observer", default=os.path.join(ROOT, "build", "gunicorn-observer"))
+    ap.add_argument("--out", help="where results.md/.dat/.png go (default: bench/, a temporary one with --quick)")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
+    ap.add_argument("--allow-others", action="store_true",
+                    help="run even when another gunicorn-observer's programs are attached (their cost is "
+                    "then in every configuration, baseline included; it is measured and flagged)")
+    ap.add_argument("--benchmarks-md", default=os.path.join(ROOT, "BENCHMARKS.md"),
+                    help="written from bench/preamble.md and the results by a full run (not --quick)")
+    ap.add_argument("--profile", action="store_true",
+                    help="only profile with perf: a sync run with the observer, and scrapes of 8x32 workers")
+    args = ap.parse_args()
+    args.workloads = args.workloads.split(",")
+    unknown = set(args.configs.split(",")) - set(CONFIGS)
+    if unknown:
+        die("--configs: unknown %s; choose among %s" % (", ".join(sorted(unknown)), ",".join(CONFIGS)))
+    CONFIGS[:] = [c for c in CONFIGS if c == "baseline" or c in args.configs.split(",")]
+    if args.cpus == "auto":
+        args.cpus = "0:1" if (os.cpu_count() or 1) >= 2 else "none"
+    if args.cpus == "none":
+        args.gunicorn_cpus = args.wrk_cpus = None
+    elif re.fullmatch(r"[0-9,-]+:[0-9,-]+", args.cpus):
+        args.gunicorn_cpus, args.wrk_cpus = args.cpus.split(":")
+    else:
+        die("--cpus %s: give GUNICORN_CPUS:WRK_CPUS (taskset lists, e.g. 0:1), auto or none" % args.cpus)
+    scales = SCALES
+    if args.quick:
+        args.rounds, args.duration, args.scrapes = 2, 3, 20
+        scales = [(1, 8), (2, 8)]
+    if os.geteuid() != 0:
+        die("must run as root (BPF, bpf_stats_enabled)")
+    for tool in ("wrk", "gnuplot", "bpftool", "pgrep", "clang", "gcc", "taskset"):
+        if not shutil.which(tool):
+            die("%s not found: run `make bench`, which installs it" % tool)
+    if not os.access(args.observer, os.X_OK):
+        die("observer binary not found at %s: run `make`" % args.observer)
+    workdir = tempfile.mkdtemp(prefix="gobs-bench.")
+    if args.profile:
+        args.keep = True
+    out = args.out or (workdir if args.quick or args.profile else HERE)
+    os.makedirs(out, exist_ok=True)
+    # a copy: a rebuild during the run must not change what is measured
+    binary = os.path.join(workdir, "gunicorn-observer")
+    shutil.copy2(args.observer, binary)
+    args.observer = binary
+    atexit.register(cleanup)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    with open(STATS_SYSCTL) as f:
+        stats_restore = f.read()
+    set_bpf_stats("0")  # on only for the measured part of the observer+bpf_stats runs
+
+    global NO_PIN
+    NO_PIN = "--no-pin" in subprocess.run([binary, "--help"], capture_output=True, text=True).stdout
+    other_obs, other_gun = others()
+    foreign = foreign_progs()
+    if (other_obs or foreign) and not args.allow_others:
+        pins = sorted({os.path.dirname(d) for d in glob.glob("/sys/fs/bpf/*/links-*")})
+        die("another gunicorn-observer is running (pids: %s; %d BPF programs named like ours, pinned ones "
+            "included%s): its programs would run in every configuration, baseline included. Stop it (pinned "
+            "programs: gunicorn-observer cleanup --pin-dir DIR), or pass --allow-others to measure anyway "
+            "with its cost reported" % (" ".join(map(str, other_obs)) or "none", len(foreign),
+                                        "; pin directories: " + " ".join(pins) if pins else ""))
+    if os.environ.get("GOBENCH_MAKE"):
+        command = "make bench" + (" BENCH_ARGS='%s'" % os.environ["BENCH_ARGS"] if os.environ.get("BENCH_ARGS")
+                                  else "")
+    else:
+        command = "bench/bench.py " + " ".join(sys.argv[1:])
+    meta = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+            "command": command.strip(),
+            "version": subprocess.run([binary, "--version"], capture_output=True, text=True).stdout.strip(),
+            "load": open("/proc/loadavg").read().split(" ")[:3], "others": other_obs,
+            "other_gunicorns": other_gun}
+    meta["load"] = " ".join(meta["load"])
+    say("bench: %s" % meta["machine"])
+    say("bench: load average %s; other gunicorn-observer pids: %s; other gunicorn processes: %d"
+        % (meta["load"], other_obs or "none", other_gun))
+    if other_obs or foreign:
+        say("bench: WARNING: another gunicorn-observer is running (%d BPF programs): they also run on the "
+            "syscalls of every configuration, baseline included; their time per request is reported"
+            % len(foreign))
+    t_start = time.monotonic()
+    if args.profile:
+        if not shutil.which("perf"):
+            die("perf not found: install linux-perf (Debian) or linux-tools-$(uname -r) (Ubuntu)")
+        run_profile(args, workdir, out)
+        return
+    say("== floors: bench/floor.c, bench/btf_peak.c")
+    build_tools(workdir)
+    floors = measure_floors(workdir)
+    runs = []
+    if not args.no_load:
+        for wl in args.workloads:
+            say("== %s: %d rounds of %s, %d s each" % (wl, args.rounds, " / ".join(CONFIGS), args.duration))
+            for rnd in range(1, args.rounds + 1):
+                # rotated each round, so that no configuration always runs first
+                k = (rnd - 1) % len(CONFIGS)
+                for cfg in CONFIGS[k:] + CONFIGS[:k]:
+                    runs.append(run_one(args, workdir, wl, cfg, rnd))
+                    time.sleep(0.5)
+    scale_res = []
+    if not args.no_scale:
+        say("== scale: %s" % ", ".join("%dx%d" % s for s in scales))
+        for m, w in scales:
+            scale_res.append(run_scale(args, workdir, m, w))
+    meta["others_after"] = others()[0]
+    meta["load_after"] = " ".join(open("/proc/loadavg").read().split(" ")[:3])
+    text, summary = report(args, runs, scale_res, meta, floors)
+    text += "\nWall time of the benchmark: %.0f s.\n" % (time.monotonic() - t_start)
+    with open(os.path.join(out, "results.md"), "w") as f:
+        f.write(text)
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump({"meta": meta, "runs": runs, "scale": scale_res}, f, indent=1)
+    if runs:
+        plot(args, summary, out)
+    if out == HERE and runs and scale_res and not args.quick:
+        write_benchmarks_md(args.benchmarks_md, text)
+        say("written: " + args.benchmarks_md)
+    say("")
+    say(text)
+    say("results: %s/results.md, results.json%s" % (out, ", results.dat, results.png" if runs else ""))
+    if args.keep:
+        say("work directory kept: " + workdir)
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
