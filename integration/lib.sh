@@ -238,15 +238,21 @@ client_total() { $PY -c 'import json, sys; print(json.load(open(sys.argv[1]))["t
 
 # compare MODE ARGS...: run compare.py, count its PASS/FAIL lines into ours
 compare() {
-    local out rc p f
+    local out rc
     out=$(run $PY "$HERE/compare.py" "$@" 2>&1)
     rc=$?
-    echo "$out"
-    p=$(grep -c '^PASS:' <<< "$out")
-    f=$(grep -c '^FAIL:' <<< "$out")
+    tally "compare.py $1" "$rc" "$out"
+}
+
+# tally NAME RC OUTPUT: print a checker's output and count its PASS/FAIL lines into ours
+tally() {
+    local p f
+    echo "$3"
+    p=$(grep -c '^PASS:' <<< "$3")
+    f=$(grep -c '^FAIL:' <<< "$3")
     PASSED=$((PASSED + p))
     FAILED=$((FAILED + f))
-    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then fail "compare.py $1 exited $rc without a FAIL line"; fi
+    if [ "$2" -ne 0 ] && [ "$f" -eq 0 ]; then fail "$1 exited $2 without a FAIL line"; fi
 }
 
 promtool_check() {

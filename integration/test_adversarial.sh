@@ -65,20 +65,14 @@ quiesce() {
 
 # end CHECK_ARGS...: settle, scrape, check the section with adv_check.py
 end() {
-    local out rc p f
+    local out
     quiesce
     scrape "$W/$SECTION.after.txt"
     if alive "$OPID"; then pass "$SECTION: observer still running"; else fail "$SECTION: observer died: $(tail -n 3 "$OBSERVER_LOG")"; fi
     out=$(run $PY "$HERE/adv_check.py" --what "$SECTION" --before "$W/$SECTION.before.txt" \
         --after "$W/$SECTION.after.txt" --log "$ACCESS_LOG" --log-from "$L0" --log-to "$(log_lines)" \
         --master "$GPID" "${CLIENTS[@]}" --entries conns=0 --entries stash=0 --entries "procs=$BASE_PROCS" "$@" 2>&1)
-    rc=$?
-    echo "$out"
-    p=$(grep -c '^PASS:' <<< "$out")
-    f=$(grep -c '^FAIL:' <<< "$out")
-    PASSED=$((PASSED + p))
-    FAILED=$((FAILED + f))
-    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then fail "adv_check.py $SECTION exited $rc without a FAIL line"; fi
+    tally "adv_check.py $SECTION" "$?" "$out"
 }
 
 # new_master NAME GUNICORN_ARGS...: a master of its own, with its own logs

@@ -588,11 +588,11 @@ static void test_procfs_read_only_regular_files(void **state)
 	(void)state;
 	snprintf(path, sizeof(path), "%s/fifo", fake_root);
 	assert_int_equal(mkfifo(path, 0600), 0);
-	assert_int_equal(procfs_read(path, buf, sizeof(buf)), -1);
+	assert_int_equal(procfs_read_regular(path, buf, sizeof(buf)), -1);
 	unlink(path);
-	assert_int_equal(procfs_read("/dev/zero", buf, sizeof(buf)), -1);
-	assert_int_equal(procfs_read(fake_root, buf, sizeof(buf)), -1); /* a directory */
-	assert_true(procfs_read("/proc/self/stat", buf, sizeof(buf)) > 0);
+	assert_int_equal(procfs_read_regular("/dev/zero", buf, sizeof(buf)), -1);
+	assert_int_equal(procfs_read_regular(fake_root, buf, sizeof(buf)), -1); /* a directory */
+	assert_true(procfs_read_regular("/proc/self/stat", buf, sizeof(buf)) > 0);
 }
 
 static void test_scan(void **state)

@@ -6,7 +6,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,21 +16,10 @@
 #include <openssl/sha.h>
 
 #include "auth.h"
+#include "log.h"
 
 #define BCRYPT_LEN 60 /* "$2b$" cost "$" 22 salt + 31 hash characters */
 #define SHA_PREFIX "sha256:"
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 static int is_bcrypt_char(char ch)
 {
@@ -44,15 +32,15 @@ static int parse_bcrypt(struct auth *a, const char *s, size_t len, char *err, si
 
 	if (len != BCRYPT_LEN || !isdigit((unsigned char)s[4]) || !isdigit((unsigned char)s[5]) ||
 	    s[6] != '$')
-		return fail(err, errlen,
+		return errf(err, errlen,
 			    "holds a malformed bcrypt hash: expected 60 characters such as $2b$10$ "
 			    "followed by 53 of [./A-Za-z0-9]");
 	cost = (s[4] - '0') * 10 + (s[5] - '0');
 	if (cost < 4 || cost > 31)
-		return fail(err, errlen, "holds a bcrypt hash of cost %d: use a cost from 04 to 31", cost);
+		return errf(err, errlen, "holds a bcrypt hash of cost %d: use a cost from 04 to 31", cost);
 	for (size_t i = 7; i < len; i++)
 		if (!is_bcrypt_char(s[i]))
-			return fail(err, errlen,
+			return errf(err, errlen,
 				    "holds a malformed bcrypt hash: '%c' is not one of [./A-Za-z0-9]", s[i]);
 	memcpy(a->bcrypt, s, len);
 	a->bcrypt[len] = '\0';
@@ -71,7 +59,7 @@ static int hex_value(char ch)
 static int parse_sha256(struct auth *a, const char *hex, size_t len, char *err, size_t errlen)
 {
 	if (len != 2 * AUTH_SHA256_LEN)
-		return fail(err, errlen,
+		return errf(err, errlen,
 			    "holds a sha256 hash of %zu hex digits: give 64, as 'sha256:' followed by "
 			    "sha256sum's output",
 			    len);
@@ -79,7 +67,7 @@ static int parse_sha256(struct auth *a, const char *hex, size_t len, char *err, 
 		int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
-			return fail(err, errlen,
+			return errf(err, errlen,
 				    "holds a sha256 hash with a character that is not a hex digit");
 		a->sha256[i] = (unsigned char)(hi << 4 | lo);
 	}
@@ -94,17 +82,17 @@ int auth_parse(struct auth *a, const char *text, char *err, size_t errlen)
 	while (len && isspace((unsigned char)text[len - 1])) /* htpasswd ends with a blank line */
 		len--;
 	if (len == 0)
-		return fail(err, errlen, "is empty: store a bcrypt hash ($2b$...) or sha256:<hex> in it");
+		return errf(err, errlen, "is empty: store a bcrypt hash ($2b$...) or sha256:<hex> in it");
 	if (memchr(text, '\n', len))
-		return fail(err, errlen, "has more than one line: store only the hash in it");
+		return errf(err, errlen, "has more than one line: store only the hash in it");
 	if (strncmp(text, "$2b$", 4) == 0 || strncmp(text, "$2y$", 4) == 0)
 		return parse_bcrypt(a, text, len, err, errlen);
 	if (strncmp(text, SHA_PREFIX, strlen(SHA_PREFIX)) == 0)
 		return parse_sha256(a, text + strlen(SHA_PREFIX), len - strlen(SHA_PREFIX), err, errlen);
 	if (text[0] == '$')
-		return fail(err, errlen,
+		return errf(err, errlen,
 			    "holds a hash of an unsupported kind: use bcrypt ($2b$ or $2y$) or sha256:<hex>");
-	return fail(err, errlen,
+	return errf(err, errlen,
 		    "looks like a plain password, which is refused: store a bcrypt hash ($2b$...) or "
 		    "sha256:<hex of the password's sha256> instead");
 }
@@ -117,27 +105,27 @@ int auth_load(struct auth *a, const char *user, const char *path, char *err, siz
 
 	memset(a, 0, sizeof(*a));
 	if (strlen(user) >= sizeof(a->user))
-		return fail(err, errlen, "belongs to a user name longer than %zu characters",
+		return errf(err, errlen, "belongs to a user name longer than %zu characters",
 			    sizeof(a->user) - 1);
 	snprintf(a->user, sizeof(a->user), "%s", user);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fail(err, errlen, "cannot be read (%s): give a readable file holding the hash",
+		return errf(err, errlen, "cannot be read (%s): give a readable file holding the hash",
 			    strerror(errno));
 	n = read(fd, buf, sizeof(buf));
 	if (n < 0) {
 		int e = errno;
 
 		close(fd);
-		return fail(err, errlen, "cannot be read (%s): give a regular file holding the hash",
+		return errf(err, errlen, "cannot be read (%s): give a regular file holding the hash",
 			    strerror(e));
 	}
 	close(fd);
 	if ((size_t)n == sizeof(buf))
-		return fail(err, errlen, "is larger than a hash: store only the hash in it");
+		return errf(err, errlen, "is larger than a hash: store only the hash in it");
 	buf[n] = '\0';
 	if (strlen(buf) != (size_t)n)
-		return fail(err, errlen, "holds a NUL byte: store only the hash in it");
+		return errf(err, errlen, "holds a NUL byte: store only the hash in it");
 	return auth_parse(a, buf, err, errlen);
 }
 

@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "config_table.h"
+#include "log.h"
 #include "procfs.h"
 
 static const double default_dur[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
@@ -144,18 +145,6 @@ void config_defaults(struct go_config *c, struct go_sources *src)
 		source(src, (enum setting_id)i, "default");
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 static int parse_long(const char *s, long lo, long hi, long *out)
 {
 	char *end;
@@ -207,14 +196,14 @@ static int parse_list(const char *s, double *out, size_t max, size_t *n, char *e
 	char buf[1024], *save = NULL;
 
 	if (strlen(s) >= sizeof(buf))
-		return fail(err, errlen, "is too long");
+		return errf(err, errlen, "is too long");
 	snprintf(buf, sizeof(buf), "%s", s);
 	*n = 0;
 	for (char *t = strtok_r(buf, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
 		if (*n == max)
-			return fail(err, errlen, "has more than %zu values", max);
+			return errf(err, errlen, "has more than %zu values", max);
 		if (parse_double(t, &out[*n]))
-			return fail(err, errlen, "has '%s', which is not a number", t);
+			return errf(err, errlen, "has '%s', which is not a number", t);
 		(*n)++;
 	}
 	return 0;
@@ -229,20 +218,20 @@ static int set_buckets(double *bounds, size_t *nb, size_t max, int whole, const 
 	if (parse_list(s, v, max, &n, err, errlen))
 		return -1;
 	if (n == 0)
-		return fail(err, errlen, "is empty: give increasing bucket bounds such as 0.1,0.5,1");
+		return errf(err, errlen, "is empty: give increasing bucket bounds such as 0.1,0.5,1");
 	for (size_t i = 0; i < n; i++) {
 		if (!(v[i] > 0))
-			return fail(err, errlen, "has %g: bucket bounds must be greater than 0", v[i]);
+			return errf(err, errlen, "has %g: bucket bounds must be greater than 0", v[i]);
 		/* the loader gives BPF each bound as a u64 of bytes or nanoseconds */
 		if (whole && v[i] >= 0x1p64)
-			return fail(err, errlen, "has %g: size bounds must be below 2^64 bytes", v[i]);
+			return errf(err, errlen, "has %g: size bounds must be below 2^64 bytes", v[i]);
 		if (!whole && v[i] * 1e9 >= 0x1p64)
-			return fail(err, errlen, "has %g: duration bounds must be below 1.8e10 seconds",
+			return errf(err, errlen, "has %g: duration bounds must be below 1.8e10 seconds",
 				    v[i]);
 		if (whole && v[i] != (double)(unsigned long long)v[i])
-			return fail(err, errlen, "has %g: size bounds are whole bytes", v[i]);
+			return errf(err, errlen, "has %g: size bounds are whole bytes", v[i]);
 		if (i && !(v[i] > v[i - 1]))
-			return fail(err, errlen,
+			return errf(err, errlen,
 				    "is not increasing (%g after %g): list the bounds in increasing order",
 				    v[i], v[i - 1]);
 	}
@@ -259,16 +248,16 @@ static int set_pids(struct go_config *c, const char *s, int append, char *err, s
 	if (parse_list(s, v, GO_MAX_PIDS, &n, err, errlen))
 		return strstr(err, "more than")
 			   ? -1
-			   : fail(err, errlen, "is not a process id: give positive whole numbers");
+			   : errf(err, errlen, "is not a process id: give positive whole numbers");
 	if (!append)
 		c->npids = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (v[i] < 1 || v[i] > 4194304 || v[i] != (double)(pid_t)v[i])
-			return fail(err, errlen,
+			return errf(err, errlen,
 				    "has %.15g, which is not a process id: give positive whole numbers",
 				    v[i]);
 		if (c->npids == GO_MAX_PIDS)
-			return fail(err, errlen, "names more than %d masters", GO_MAX_PIDS);
+			return errf(err, errlen, "names more than %d masters", GO_MAX_PIDS);
 		c->pids[c->npids++] = (pid_t)v[i];
 	}
 	return 0;
@@ -277,7 +266,7 @@ static int set_pids(struct go_config *c, const char *s, int append, char *err, s
 static int copy_text(char *dst, size_t size, const char *s, char *err, size_t errlen)
 {
 	if (strlen(s) >= size)
-		return fail(err, errlen, "is longer than %zu characters", size - 1);
+		return errf(err, errlen, "is longer than %zu characters", size - 1);
 	memcpy(dst, s, strlen(s) + 1);
 	return 0;
 }
@@ -291,12 +280,12 @@ int config_set(struct go_config *c, enum setting_id id, const char *s, int appen
 	switch (id) {
 	case S_BIND:
 		if (inet_pton(AF_INET, s, addr) != 1 && inet_pton(AF_INET6, s, addr) != 1)
-			return fail(err, errlen, "is not an IP address: use e.g. 0.0.0.0, 127.0.0.1 or ::");
+			return errf(err, errlen, "is not an IP address: use e.g. 0.0.0.0, 127.0.0.1 or ::");
 		return copy_text(c->listen_addr, sizeof(c->listen_addr), s, err, errlen);
 	case S_PORT:
 	case S_RPORT:
 		if (parse_long(s, 1, 65535, &v))
-			return fail(err, errlen, "is not a port: use a number from 1 to 65535");
+			return errf(err, errlen, "is not a port: use a number from 1 to 65535");
 		*(id == S_PORT ? &c->listen_port : &c->redis.port) = (unsigned short)v;
 		return 0;
 	case S_PIDS:
@@ -305,17 +294,17 @@ int config_set(struct go_config *c, enum setting_id id, const char *s, int appen
 		return copy_text(c->match, sizeof(c->match), s, err, errlen);
 	case S_PIN:
 		if (parse_bool(s, &c->pin))
-			return fail(err, errlen, "is not true or false");
+			return errf(err, errlen, "is not true or false");
 		return 0;
 	case S_PINDIR:
 		if (s[0] != '/')
-			return fail(err, errlen, "is not an absolute path: use e.g. " GO_PIN_DIR_DEFAULT);
+			return errf(err, errlen, "is not an absolute path: use e.g. " GO_PIN_DIR_DEFAULT);
 		if (strchr(strrchr(s, '/'), '.'))
-			return fail(err, errlen, "has a '.' in its name, which the BPF filesystem refuses");
+			return errf(err, errlen, "has a '.' in its name, which the BPF filesystem refuses");
 		return copy_text(c->pin_dir, sizeof(c->pin_dir), s, err, errlen);
 	case S_MAXCONN:
 		if (parse_double(s, &d) || d < 1 || d > 4194304 || d != (unsigned)d)
-			return fail(err, errlen, "is not a whole number of connections from 1 to 4194304");
+			return errf(err, errlen, "is not a whole number of connections from 1 to 4194304");
 		c->max_conns = (unsigned)d;
 		return 0;
 	case S_TLSCERT:
@@ -327,22 +316,22 @@ int config_set(struct go_config *c, enum setting_id id, const char *s, int appen
 				 256, s, err, errlen);
 	case S_AUTHUSER:
 		if (strchr(s, ':'))
-			return fail(err, errlen,
+			return errf(err, errlen,
 				    "contains ':', which basic auth cannot carry in a user name");
 		return copy_text(c->auth_user, sizeof(c->auth_user), s, err, errlen);
 	case S_CONNLIMIT:
 		if (parse_long(s, 1, 65536, &v))
-			return fail(err, errlen, "is not a number of connections from 1 to 65536");
+			return errf(err, errlen, "is not a number of connections from 1 to 65536");
 		c->http_conn_limit = (unsigned)v;
 		return 0;
 	case S_IPLIMIT:
 		if (parse_long(s, 0, 65536, &v))
-			return fail(err, errlen, "is not a number of connections from 0 (no limit) to 65536");
+			return errf(err, errlen, "is not a number of connections from 0 (no limit) to 65536");
 		c->http_per_ip_limit = (unsigned)v;
 		return 0;
 	case S_CONNTIMEOUT:
 		if (parse_long(s, 1, 3600, &v))
-			return fail(err, errlen, "is not a whole number of seconds from 1 to 3600");
+			return errf(err, errlen, "is not a whole number of seconds from 1 to 3600");
 		c->http_timeout_s = (unsigned)v;
 		return 0;
 	case S_DUR:
@@ -351,50 +340,50 @@ int config_set(struct go_config *c, enum setting_id id, const char *s, int appen
 		return set_buckets(c->size_bounds, &c->nsize, GO_MAX_SIZE_BOUNDS, 1, s, err, errlen);
 	case S_STUCK:
 		if (parse_double(s, &d) || d < 0 || d > 86400)
-			return fail(err, errlen,
+			return errf(err, errlen,
 				    "is not a number of seconds: use e.g. 15 or 0.5 (0: from --timeout)");
 		c->stuck_threshold = d;
 		return 0;
 	case S_INTERVAL:
 		if (parse_double(s, &d) || d < 0.1 || d > 3600)
-			return fail(err, errlen, "is not a number of seconds from 0.1 to 3600");
+			return errf(err, errlen, "is not a number of seconds from 0.1 to 3600");
 		c->redis.interval_s = d;
 		return 0;
 	case S_LEVEL:
 		if (log_level_parse(s, &c->level))
-			return fail(err, errlen, "is unknown: use error, warn, info or debug");
+			return errf(err, errlen, "is unknown: use error, warn, info or debug");
 		return 0;
 	case S_REDIS:
 	case S_RNOTTL:
 		if (parse_bool(s, id == S_REDIS ? &c->redis.enabled : &c->redis.ttl_disabled))
-			return fail(err, errlen, "is not true or false");
+			return errf(err, errlen, "is not true or false");
 		return 0;
 	case S_RHOST:
 		if (!*s)
-			return fail(err, errlen, "is empty: give a host name or address");
+			return errf(err, errlen, "is empty: give a host name or address");
 		return copy_text(c->redis.host, sizeof(c->redis.host), s, err, errlen);
 	case S_RDB:
 		if (parse_long(s, 0, 1000000, &v))
-			return fail(err, errlen, "is not a database number: use 0 or more");
+			return errf(err, errlen, "is not a database number: use 0 or more");
 		c->redis.db = (int)v;
 		return 0;
 	case S_RPASS:
 		return copy_text(c->redis.password, sizeof(c->redis.password), s, err, errlen);
 	case S_RPREFIX:
 		if (!*s)
-			return fail(err, errlen, "is empty: give a prefix such as gunicorn");
+			return errf(err, errlen, "is empty: give a prefix such as gunicorn");
 		if (strchr(s, ':'))
-			return fail(err, errlen, "contains ':', which readers split keys on: remove it");
+			return errf(err, errlen, "contains ':', which readers split keys on: remove it");
 		return copy_text(c->redis.prefix, sizeof(c->redis.prefix), s, err, errlen);
 	case S_RTTL:
 		if (parse_long(s, 1, 2147483647, &v))
-			return fail(err, errlen, "is not a number of seconds: use 1 or more");
+			return errf(err, errlen, "is not a number of seconds: use 1 or more");
 		c->redis.ttl_seconds = (unsigned)v;
 		return 0;
 	case S_COUNT:
 		break;
 	}
-	return fail(err, errlen, "is not a setting");
+	return errf(err, errlen, "is not a setting");
 }
 
 void config_source(struct go_sources *src, enum setting_id id, const char *where)
@@ -410,18 +399,18 @@ static int set_listen(struct go_config *c, struct go_sources *src, const char *s
 	size_t hlen;
 
 	if (!colon)
-		return fail(err, errlen, "is not ADDR:PORT: use e.g. 0.0.0.0:9093 or [::]:9093");
+		return errf(err, errlen, "is not ADDR:PORT: use e.g. 0.0.0.0:9093 or [::]:9093");
 	hlen = (size_t)(colon - s);
 	if (hlen >= 2 && s[0] == '[' && s[hlen - 1] == ']') {
 		s++;
 		hlen -= 2;
 	}
 	if (hlen >= sizeof(host))
-		return fail(err, errlen, "has an address that is too long");
+		return errf(err, errlen, "has an address that is too long");
 	memcpy(host, s, hlen);
 	host[hlen] = '\0';
 	if (config_set(c, S_PORT, colon + 1, 0, err, errlen))
-		return fail(err, errlen, "is not ADDR:PORT: use e.g. 0.0.0.0:9093 or [::]:9093");
+		return errf(err, errlen, "is not ADDR:PORT: use e.g. 0.0.0.0:9093 or [::]:9093");
 	if (hlen && config_set(c, S_BIND, host, 0, err, errlen))
 		return -1;
 	if (!hlen)
@@ -438,7 +427,7 @@ static int set_password_file(struct go_config *c, struct go_sources *src, const 
 	ssize_t n = procfs_read(path, buf, sizeof(buf));
 
 	if (n < 0)
-		return fail(err, errlen, "cannot be read (%s): give a readable file holding the password",
+		return errf(err, errlen, "cannot be read (%s): give a readable file holding the password",
 			    strerror(errno));
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		buf[--n] = '\0';

@@ -139,7 +139,7 @@ void gunicorn_settings(const char *proc_root, pid_t pid, const struct cmdline *c
 			snprintf(path, sizeof(path), "%s/%d/root%s", proc_root, (int)pid, config);
 		else
 			snprintf(path, sizeof(path), "%s/%d/cwd/%s", proc_root, (int)pid, config);
-		if (procfs_read(path, conf, sizeof(conf)) > 0)
+		if (procfs_read_regular(path, conf, sizeof(conf)) > 0)
 			gconf_parse(conf, &file);
 	}
 	out->timeout_s = cmd.timeout_s       ? cmd.timeout_s

@@ -11,15 +11,12 @@
 
 #include "procfs.h"
 
-ssize_t procfs_read(const char *path, char *buf, size_t size)
+/* Reads fd into buf (NUL-terminated) and closes it. */
+static ssize_t read_all(int fd, char *buf, size_t size)
 {
 	size_t off = 0;
-	/* O_NONBLOCK: a FIFO or a device named by a master's -c never blocks
-	 * the observer; only regular files (/proc's are) are read. */
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	struct stat st;
 
-	if (fd < 0 || size == 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+	if (fd < 0 || size == 0) {
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -40,6 +37,25 @@ ssize_t procfs_read(const char *path, char *buf, size_t size)
 	close(fd);
 	buf[off] = '\0';
 	return (ssize_t)off;
+}
+
+ssize_t procfs_read(const char *path, char *buf, size_t size)
+{
+	return read_all(open(path, O_RDONLY | O_CLOEXEC), buf, size);
+}
+
+ssize_t procfs_read_regular(const char *path, char *buf, size_t size)
+{
+	/* O_NONBLOCK: opening a FIFO does not wait for a writer */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	struct stat st;
+
+	if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	return read_all(fd, buf, size);
 }
 
 void procfs_split_cmdline(struct cmdline *out, size_t len)

@@ -18,6 +18,9 @@ struct cmdline {
 
 /* Reads a whole small file into buf (NUL-terminated); returns bytes or -1. */
 ssize_t procfs_read(const char *path, char *buf, size_t size);
+/* The same for a file named by someone else (a master's config file): only
+ * a regular file is read, so a FIFO or a device never blocks us. */
+ssize_t procfs_read_regular(const char *path, char *buf, size_t size);
 /* Reads /proc/PID/cmdline; returns -1 when the process is gone or has none. */
 int procfs_cmdline(const char *root, pid_t pid, struct cmdline *out);
 /* Splits a NUL-separated command line of len bytes held in out->buf. */
