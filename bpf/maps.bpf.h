@@ -27,11 +27,12 @@ struct {
 	__type(value, struct go_proc);
 } procs SEC(".maps") __weak;
 
-/* Inbound connections of tracked workers. */
+/* Inbound connections of tracked workers: by socket cookie (socket data
+ * plane) or by go_fd_key() (syscall data plane); entry.keying says which. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, GO_MAX_CONNS);
-	__type(key, struct go_conn_key);
+	__type(key, __u64);
 	__type(value, struct go_conn);
 } conns SEC(".maps") __weak;
 
@@ -42,6 +43,40 @@ struct {
 	__type(key, __u32);
 	__type(value, struct go_worker_stats);
 } stats SEC(".maps") __weak;
+
+/* One bit per pid, set for a tracked worker (in step with procs): the
+ * first test of every hook that fires for every process on the host is an
+ * array lookup, which the verifier inlines, not a hash lookup. Userspace
+ * sets and clears bits through a mapping of it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, GO_PID_WORDS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} worker_bits SEC(".maps") __weak;
+
+/* Is tgid a tracked worker? */
+static __always_inline int is_worker(__u32 tgid)
+{
+	__u32 i = tgid >> 6;
+	__u64 *w = bpf_map_lookup_elem(&worker_bits, &i);
+
+	return w && ((*w >> (tgid & 63)) & 1);
+}
+
+static __always_inline void set_worker_bit(__u32 tgid, int on)
+{
+	__u32 i = tgid >> 6;
+	__u64 *w = bpf_map_lookup_elem(&worker_bits, &i), bit = 1ULL << (tgid & 63);
+
+	if (!w)
+		return;
+	if (on)
+		__sync_fetch_and_or(w, bit);
+	else
+		__sync_fetch_and_and(w, ~bit);
+}
 
 /* A zeroed go_worker_stats to create stats entries from; never written. */
 struct {

@@ -49,12 +49,12 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 		return 0;
 	w.master = ptgid;
 	w.role = GO_ROLE_WORKER;
-	w.start_ns = bpf_ktime_get_boot_ns();
 	if (bpf_map_update_elem(&procs, &ctgid, &w, BPF_ANY)) {
 		count_drop(GO_DROP_PROC_MAP_FULL);
 		return 0;
 	}
 	create_stats(ctgid, ptgid);
+	set_worker_bit(ctgid, 1);
 	emit(GO_EV_FORK, ctgid, ptgid, GO_ROLE_WORKER);
 	return 0;
 }
@@ -102,6 +102,8 @@ int BPF_PROG(on_exit, struct task_struct *task)
 	master = p->master;
 	role = p->role;
 	bpf_map_delete_elem(&procs, &tgid);
+	if (role == GO_ROLE_WORKER)
+		set_worker_bit(tgid, 0);
 	e = event_new(GO_EV_EXIT, tgid, master, role, task->exit_code);
 	if (!e)
 		return 0;
@@ -110,28 +112,4 @@ int BPF_PROG(on_exit, struct task_struct *task)
 	e->maxrss_pages = BPF_CORE_READ(task, signal, maxrss);
 	bpf_ringbuf_submit(e, 0);
 	return 0;
-}
-
-/* Gunicorn workers prove they are alive by touching a temp file: fchmod
- * with mode 0 or 1 (gunicorn < 21) or utime on its descriptor (later). */
-static __always_inline int heartbeat(void)
-{
-	__u32 tgid = current_tgid();
-	struct go_worker_stats *s = bpf_map_lookup_elem(&stats, &tgid);
-
-	if (s)
-		s->heartbeat_ns = bpf_ktime_get_ns();
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_fchmod")
-int enter_fchmod(struct trace_event_raw_sys_enter *ctx)
-{
-	return ctx->args[1] <= 1 ? heartbeat() : 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_utimensat")
-int enter_utimensat(struct trace_event_raw_sys_enter *ctx)
-{
-	return ctx->args[1] == 0 ? heartbeat() : 0; /* utimensat(fd, NULL, ...) */
 }

@@ -9,6 +9,8 @@
 #include <linux/types.h>
 #endif
 
+#include "http_frame.h"
+
 #define GO_MAX_DUR_BOUNDS  31 /* duration bucket bounds; one more bucket for +Inf */
 #define GO_MAX_SIZE_BOUNDS 23 /* size bucket bounds; one more bucket for +Inf */
 #define GO_COMM_LEN        16
@@ -19,6 +21,9 @@
 #define GO_MAX_CODES   16384
 #define GO_MAX_STASH   16384
 #define GO_MAX_MSIGS   4096
+/* pids are below PID_MAX_LIMIT (2^22 on 64-bit): one bit each */
+#define GO_PID_LIMIT 4194304
+#define GO_PID_WORDS (GO_PID_LIMIT / 64)
 
 /* Role of a tracked process in the procs map. */
 enum go_role {
@@ -28,34 +33,46 @@ enum go_role {
 
 /* procs map value, keyed by tgid. */
 struct go_proc {
-	__u32 master;   /* master tgid; equal to the key for a master */
-	__u32 role;     /* enum go_role */
-	__u64 start_ns; /* CLOCK_BOOTTIME of the fork, 0 when found by a scan */
+	__u32 master; /* master tgid; equal to the key for a master */
+	__u32 role;   /* enum go_role */
 };
 
 /* State of one inbound connection of a worker. */
 enum go_conn_state {
-	GO_CONN_IDLE = 0,     /* accepted, or the last request was answered */
-	GO_CONN_REQUEST = 1,  /* request bytes seen, no response yet */
-	GO_CONN_RESPONSE = 2, /* final status line sent, response in progress */
+	GO_CONN_IDLE = 0,     /* nothing in progress: adopted, or the last response ended */
+	GO_CONN_REQUEST = 1,  /* request bytes seen, its final response not begun */
+	GO_CONN_RESPONSE = 2, /* the final response is being written */
 };
 
-struct go_conn_key {
-	__u32 tgid;
-	__s32 fd;
+/* How a conns entry is keyed: by the data plane that wrote it. */
+enum go_conn_keying {
+	GO_KEY_COOKIE = 1, /* socket data plane: the socket's cookie */
+	GO_KEY_FD = 2,     /* syscall data plane: go_fd_key() of {tgid, fd} */
 };
+
+/* The syscall data plane's key of a worker's descriptor. */
+static inline __u64 go_fd_key(__u32 tgid, __s32 fd)
+{
+	return (__u64)tgid | ((__u64)(__u32)fd << 32);
+}
 
 struct go_conn {
-	__u64 accept_ns;    /* tells one connection from a later one on the same fd */
+	__u64 sk;           /* the struct sock (socket plane), to tell a closed one */
 	__u64 req_start_ns; /* first byte of the current request */
 	__u64 last_send_ns; /* last response byte of the current request */
 	__u64 req_bytes;
 	__u64 resp_bytes;
-	__u32 status;
-	__u8 state;       /* enum go_conn_state */
-	__u8 method;      /* enum go_method */
-	__u8 send_failed; /* a write of the response failed: the peer is gone */
-	__u8 pad;
+	struct go_frame frame; /* where the response being written ends */
+	__u32 tgid;            /* the worker that read the current request */
+	__u8 state;            /* enum go_conn_state */
+	__u8 method;           /* enum go_method */
+	__u8 send_failed;      /* a write of the response failed: the peer is gone */
+	__u8 keying;           /* enum go_conn_keying */
+	__u8 peer_closed;      /* the peer closed or reset; finished once the worker lets go */
+	__u8 upgraded;         /* a 101 switched it to another protocol: no more HTTP */
+	__u8 implicit;         /* the response began with no request read (pipelined) */
+	__u8 unix_sock;        /* socket plane: a unix socket, whose close only a sweep sees */
+	__u8 pad[4];
 };
 
 /* Per worker aggregates, in a per-CPU hash keyed by worker tgid. Counters
@@ -71,7 +88,6 @@ struct go_worker_stats {
 	__u64 dur_sum_ns;
 	__u64 req_bytes_sum;
 	__u64 resp_bytes_sum;
-	__u64 heartbeat_ns; /* last heartbeat (fchmod/utime of its temp file), max over CPUs */
 	__u64 dur_buckets[GO_MAX_DUR_BOUNDS + 1];
 	__u64 req_buckets[GO_MAX_SIZE_BOUNDS + 1];
 	__u64 resp_buckets[GO_MAX_SIZE_BOUNDS + 1];

@@ -8,7 +8,7 @@
 # where the scenario expects one).
 #
 #   adv_client.py --port P --out S.json SCENARIO [--count N] [--conns N] ...
-#   scenarios: garbage pipeline slowloris body stream disconnect idle halfclose hold fdreuse
+#   scenarios: garbage pipeline slowloris body stream disconnect idle halfclose hold holdka fdreuse
 import argparse
 import json
 import re
@@ -285,6 +285,22 @@ def sc_halfclose(a, rec):
         rec.add(faults=1)
 
 
+def ask_last(rec, what, s, payload):
+    """The last request on s (Connection: close): its one response, recorded."""
+    try:
+        s.sendall(payload)
+        data = read_all(s)
+        s.close()
+    except OSError as e:
+        rec.error("%s request: %r" % (what, e))
+        return
+    resps, rest = split_responses(data)
+    if len(resps) != 1 or rest:
+        rec.error("%s: %d responses" % (what, len(resps)))
+        return
+    rec.response(resps[0][1].get("x-worker-pid", "unknown"), resps[0][0], len(payload), len(resps[0][2]))
+
+
 def sc_hold(a, rec):
     """Open N connections at once, keep them all open, then send one request on each."""
     socks = []
@@ -295,20 +311,42 @@ def sc_hold(a, rec):
             rec.error("hold connect: %r" % e)
     time.sleep(a.hold)
     for i, s in enumerate(socks):
-        payload = request("GET", "/" if i % 3 else "/notfound", close=True)
-        try:
-            s.sendall(payload)
-            data = read_all(s)
-            s.close()
-        except OSError as e:
-            rec.error("hold request: %r" % e)
-            continue
+        ask_last(rec, "hold", s, request("GET", "/" if i % 3 else "/notfound", close=True))
+
+
+def read_one(s):
+    """One response off a keep-alive connection: (status, headers, raw)."""
+    data = b""
+    while True:
         resps, rest = split_responses(data)
-        if len(resps) != 1 or rest:
-            rec.error("hold: %d responses" % len(resps))
+        if resps and "content-length" in resps[0][1]:
+            return resps[0]
+        d = s.recv(65536)
+        if not d:
+            raise ConnectionError("closed before a whole response")
+        data += d
+
+
+def sc_holdka(a, rec):
+    """N keep-alive connections that each ask once and stay open, idle: the
+    observer follows a connection from its first request until it closes, so
+    all of them are in its connection map at once. Then one more request on
+    each, with Connection: close."""
+    socks = []
+    for i in range(a.conns):
+        payload = request("GET", "/" if i % 3 else "/notfound", close=False)
+        try:
+            s = connect(a, rec)
+            s.sendall(payload)
+            status, hdr, raw = read_one(s)
+        except OSError as e:
+            rec.error("holdka first request: %r" % e)
             continue
-        rec.response(resps[0][1].get("x-worker-pid", "unknown"), resps[0][0], len(payload),
-                     len(resps[0][2]))
+        rec.response(hdr.get("x-worker-pid", "unknown"), status, len(payload), len(raw))
+        socks.append(s)
+    time.sleep(a.hold)
+    for s in socks:
+        ask_last(rec, "holdka second", s, request("GET", "/", close=True))
 
 
 def sc_fdreuse(a, rec):

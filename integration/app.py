@@ -99,17 +99,43 @@ def chunked():
                     mimetype="application/octet-stream")
 
 
-@app.route("/file")
-def file():
-    # a file of ?size= bytes through wsgi.file_wrapper: Gunicorn sends it with sendfile
-    size = int(request.args.get("size", "300000"))
+def sized_file(size):
+    """The path of a temporary file of size bytes, made once."""
     path = os.path.join(tempfile.gettempdir(), "gobs-app-file-%d" % size)
     if not os.path.exists(path) or os.path.getsize(path) != size:
         tmp = "%s.%d" % (path, os.getpid())
         with open(tmp, "wb") as f:
             f.write(b"f" * size)
         os.rename(tmp, path)
+    return path
+
+
+@app.route("/file")
+def file():
+    # a file of ?size= bytes through wsgi.file_wrapper: Gunicorn sends it with sendfile
+    path = sized_file(int(request.args.get("size", "300000")))
     return send_file(path, mimetype="application/octet-stream", conditional=False, etag=False)
+
+
+# Routes for test_framing.sh: responses with no body, and a file sent without a length.
+@app.route("/nocontent", methods=["GET", "POST"])
+def nocontent():
+    return Response(status=204)
+
+
+@app.route("/notmodified")
+def notmodified():
+    return Response(status=304, headers={"ETag": '"gobs"'})
+
+
+@app.route("/filechunked")
+def filechunked():
+    # like /file, through wsgi.file_wrapper but with no Content-Length: Gunicorn sends it
+    # with sendfile, framed as one chunk and the terminator for HTTP/1.1 (close-delimited
+    # for HTTP/1.0)
+    f = open(sized_file(int(request.args.get("size", "200000"))), "rb")
+    return Response(request.environ["wsgi.file_wrapper"](f), mimetype="application/octet-stream",
+                    direct_passthrough=True)
 
 
 @app.after_request

@@ -15,7 +15,14 @@
 # duration: compare.py duration --before B --after A --log ACCESS_LOG --log-from N
 #                [--log-to M] --master PID [--tolerance 0.10]
 #   Mean request duration from the histogram delta vs. the mean of %(D)s in the log.
-# Access log format: '%(p)s %(s)s %(D)s %(B)s' -> "<pid> status micros body_bytes|-".
+# routes:   compare.py routes --log ACCESS_LOG [--log-from N] [--log-to M] --client C.json...
+#                [--what NAME]
+#   The harness itself, no metrics: the responses the clients saw are the log's lines
+#   [N, M), as a multiset of (worker, status, method, path) when the clients list their
+#   requests ("requests": [{pid, status, method, path}], and the log has '%(m)s %(U)s'),
+#   else of (worker, status) from client.py's per-worker summary.
+# Access log format: '%(p)s %(s)s %(D)s %(B)s' -> "<pid> status micros body_bytes|-",
+# optionally followed by ' %(m)s %(U)s' (method, path).
 import argparse
 import collections
 import json
@@ -91,16 +98,17 @@ class Snap:
                 if n == name and label in l and all(l.get(k) == str(w) for k, w in match.items())}
 
 
-def parse_log(path, start, end):
-    """-> list of (pid, status, micros) for log lines [start, end)."""
+def parse_log(path, start, end, routes=False):
+    """-> list of (pid, status, micros) for log lines [start, end); with routes
+    (pid, status, micros, method, path), which needs the '%(m)s %(U)s' fields."""
     rows = []
     with open(path) as f:
         lines = f.read().splitlines()[start:end]
     for line in lines:
         p = line.split()
-        if len(p) != 4:
+        if len(p) not in (4, 6) or (routes and len(p) != 6):
             raise ValueError("unexpected access log line %r" % line)
-        rows.append((p[0].strip("<>"), p[1], int(p[2])))
+        rows.append((p[0].strip("<>"), p[1], int(p[2])) + ((p[4], p[5]) if routes else ()))
     return rows
 
 
@@ -241,6 +249,34 @@ def mode_duration(a):
                % (who, mean * 1e3, log_mean * 1e3, (mean / log_mean - 1) * 100, a.tolerance * 100))
 
 
+def mode_routes(a):
+    detailed, summed = collections.Counter(), collections.Counter()
+    for path in a.client:
+        with open(path) as f:
+            c = json.load(f)
+        if c.get("errors"):
+            report(False, "%s: client %s had %d errors, e.g. %s" % (a.what, path, len(c["errors"]), c["errors"][0]))
+        if "requests" in c:
+            detailed.update((r["pid"], str(r["status"]), r["method"], r["path"]) for r in c["requests"])
+        else:
+            for pid, w in c["workers"].items():
+                summed.update({(pid, code): n for code, n in w["status"].items()})
+    if detailed and summed:
+        raise SystemExit("routes: give either clients with request lists or client.py summaries")
+    if detailed:
+        log = collections.Counter((r[0], r[1], r[3], r[4]) for r in parse_log(a.log, a.log_from, a.log_to, True))
+        got, key = detailed, "worker, status, method, path"
+    else:
+        log = collections.Counter((r[0], r[1]) for r in parse_log(a.log, a.log_from, a.log_to))
+        got, key = summed, "worker, status"
+    missing, extra = log - got, got - log
+    report(not missing and not extra and sum(log.values()) > 0,
+           "%s harness: the clients' %d responses are the access log's %d lines by (%s)%s%s"
+           % (a.what, sum(got.values()), sum(log.values()), key,
+              "; only in the log: %s" % dict(list(missing.items())[:5]) if missing else "",
+              "; only at the clients: %s" % dict(list(extra.items())[:5]) if extra else ""))
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="mode", required=True)
@@ -255,13 +291,17 @@ def main():
     d.add_argument("--after", required=True)
     d.add_argument("--before", required=True)
     d.add_argument("--tolerance", type=float, default=0.10)
-    for p in (f, d):
+    r = sub.add_parser("routes")
+    r.add_argument("--client", action="append", required=True)
+    r.add_argument("--what", default="routes")
+    for p in (f, d, r):
         p.add_argument("--log", required=True)
         p.add_argument("--log-from", type=int, default=0)
         p.add_argument("--log-to", type=int)
+    for p in (f, d):
         p.add_argument("--master", required=True)
     a = ap.parse_args()
-    (mode_full if a.mode == "full" else mode_duration)(a)
+    {"full": mode_full, "duration": mode_duration, "routes": mode_routes}[a.mode](a)
     return 1 if FAILED else 0
 
 

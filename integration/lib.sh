@@ -1,7 +1,10 @@
 # Shared helpers for the gunicorn-observer integration tests; the test_*.sh scripts source it.
 # Options: --quick (fewer requests), --ci (hard timeouts; logs printed on failure).
 # Environment: VERBOSE=1 (show commands), OBSERVER=path (default ../build/gunicorn-observer),
-# KEEP=1 (keep the work directory; it is always kept on failure).
+# KEEP=1 (keep the work directory; it is always kept on failure),
+# GUNICORN_OBSERVER_DATA_PLANE=socket|syscall (the observer's own variable, set per run by
+# tests/run.sh for scripts with a "# data-planes:" line): every observer started must log
+# that it runs that data plane (check_data_plane).
 # Cleans up, on every exit, only the processes this script started.
 
 set -u -o pipefail
@@ -16,6 +19,11 @@ STARTED=()       # pids this script started, in start order
 WORKER_PIDS=()   # workers of the last gunicorn master this script started
 ALL_WORKER_PIDS=()
 GPID='' GPORT='' OPID='' OPORT=''
+# start_gunicorn binds 127.0.0.1:<free port> (GPORT), or the UNIX socket GUNICORN_UNIX when a
+# script sets it (GPORT is then empty); its access log has ACCESS_FORMAT, whose first four
+# fields compare.py reads (more may follow: '%(m)s %(U)s' for compare.py routes)
+GUNICORN_UNIX='' ACCESS_FORMAT='%(p)s %(s)s %(D)s %(B)s'
+DATA_PLANE=${GUNICORN_OBSERVER_DATA_PLANE:-}
 WORKDIR=$(mktemp -d /tmp/gobs-it.XXXXXX)
 ACCESS_LOG=$WORKDIR/access.log GUNICORN_LOG=$WORKDIR/gunicorn.log OBSERVER_LOG=$WORKDIR/observer.log
 # Observers of this script pin their maps and programs here, apart from any
@@ -129,23 +137,30 @@ require_observer() {
 
 # start_gunicorn NWORKERS EXTRA_ARGS...: start app:app, wait until it listens with N booted workers
 start_gunicorn() {
-    local n=$1 i
+    local n=$1 i bind listening
     shift
-    GPORT=$(free_port)
-    vsay "+ $GUNICORN --bind 127.0.0.1:$GPORT --workers $n $* app:app"
-    "$GUNICORN" --chdir "$HERE" --bind "127.0.0.1:$GPORT" --workers "$n" \
-        --access-logfile "$ACCESS_LOG" --access-logformat '%(p)s %(s)s %(D)s %(B)s' \
+    if [ -n "$GUNICORN_UNIX" ]; then
+        GPORT='' bind=unix:$GUNICORN_UNIX
+        rm -f "$GUNICORN_UNIX"
+    else
+        GPORT=$(free_port) bind=127.0.0.1:$GPORT
+    fi
+    vsay "+ $GUNICORN --bind $bind --workers $n $* app:app"
+    "$GUNICORN" --chdir "$HERE" --bind "$bind" --workers "$n" \
+        --access-logfile "$ACCESS_LOG" --access-logformat "$ACCESS_FORMAT" \
         --error-logfile "$GUNICORN_LOG" "$@" app:app &
     GPID=$!
     STARTED+=("$GPID")
     for i in $(seq 300); do
         alive "$GPID" || break
-        if [ -n "$(ss -Htln "sport = :$GPORT")" ] &&
+        if [ -n "$GUNICORN_UNIX" ]; then listening=$(ss -Hxl "src $GUNICORN_UNIX")
+        else listening=$(ss -Htln "sport = :$GPORT"); fi
+        if [ -n "$listening" ] &&
             [ "$(cat "$GUNICORN_LOG" 2>/dev/null | grep -c 'Booting worker with pid')" -ge "$n" ] &&
             [ "$(pgrep -c -P "$GPID")" -eq "$n" ]; then
             mapfile -t WORKER_PIDS < <(pgrep -P "$GPID")
             ALL_WORKER_PIDS+=("${WORKER_PIDS[@]}")
-            say "gunicorn master $GPID on port $GPORT, workers ${WORKER_PIDS[*]} ($*)"
+            say "gunicorn master $GPID on ${GPORT:+port }${GPORT:-$bind}, workers ${WORKER_PIDS[*]} ($*)"
             sleep 0.5  # let the workers finish loading the app
             return 0
         fi
@@ -170,11 +185,65 @@ wait_observer() {
     for i in $(seq 300); do
         alive "$OPID" || break
         code=$(curl -s -o /dev/null --max-time 2 -w '%{http_code}' "http://127.0.0.1:$OPORT/healthz")
-        [ "$code" = 200 ] && { pass "observer pid $OPID answers /healthz on port $OPORT"; return 0; }
+        if [ "$code" = 200 ]; then
+            pass "observer pid $OPID answers /healthz on port $OPORT"
+            check_data_plane "$OBSERVER_LOG"
+            return 0
+        fi
         sleep 0.1
     done
     fail "observer did not answer /healthz with 200 within 30 s (last code '$code', $(alive "$OPID" && echo running || echo exited)): $(tail -n 5 "$OBSERVER_LOG")"
     finish
+}
+
+# check_data_plane [LOG]: with GUNICORN_OBSERVER_DATA_PLANE socket or syscall, the observer's
+# log (default OBSERVER_LOG) must say it runs that plane; nothing to check otherwise
+check_data_plane() {
+    local log=${1:-$OBSERVER_LOG} want i
+    case $DATA_PLANE in
+        socket) want='data plane: socket tracepoints' ;;
+        syscall) want='data plane: syscall tracepoints' ;;
+        '') return 0 ;;
+        *) fail "GUNICORN_OBSERVER_DATA_PLANE='$DATA_PLANE' is not socket or syscall"; return 1 ;;
+    esac
+    for i in $(seq 20); do  # logged at start, before /healthz answers; a little slack all the same
+        grep -qF "$want" "$log" 2>/dev/null && {
+            pass "observer log says '$want' (GUNICORN_OBSERVER_DATA_PLANE=$DATA_PLANE)"
+            [ "$log" = "$OBSERVER_LOG" ] && check_hooks
+            return 0
+        }
+        sleep 0.1
+    done
+    fail "observer log does not say '$want' (GUNICORN_OBSERVER_DATA_PLANE=$DATA_PLANE): this run does not test that data plane; its data plane line: '$(grep -m 1 'data plane' "$log")'"
+    return 1
+}
+
+# check_hooks: the programs the observer (OPID) attached are its data plane's, and the socket
+# plane attaches no syscall tracepoint (every syscall of every process would pay for it).
+# An observer that kept pinned programs attached nothing itself: nothing to check.
+check_hooks() {
+    local hooks
+    [ -n "$OPID" ] || return 0  # an observer this script runs through a wrapper (unshare)
+    hooks=$(bpftool perf list 2>/dev/null | awk -v p="$OPID" '$1 == "pid" && $2 == p {print $NF}' | sort -u | tr '\n' ' ')
+    if [ -z "$hooks" ]; then
+        grep -q 'kept the programs' "$OBSERVER_LOG" && return 0
+        fail "observer $OPID holds no tracepoint links (bpftool perf list)"
+        return 1
+    fi
+    case $DATA_PLANE in
+        socket)
+            if grep -qE '(^| )sys_(enter|exit)_' <<< "$hooks" || ! grep -qw sock_recv_length <<< "$hooks"; then
+                fail "socket plane: observer $OPID is attached to: $hooks"
+            else
+                pass "socket plane: no syscall tracepoint attached ($hooks)"
+            fi ;;
+        syscall)
+            if grep -qw sys_exit_read <<< "$hooks" && ! grep -qw sock_recv_length <<< "$hooks"; then
+                pass "syscall plane: syscall tracepoints attached, no socket tracepoint"
+            else
+                fail "syscall plane: observer $OPID is attached to: $hooks"
+            fi ;;
+    esac
 }
 
 scrape() { run curl -sf --max-time 10 -o "$1" "http://127.0.0.1:$OPORT/metrics" || fail "scrape of /metrics failed"; }
@@ -221,6 +290,16 @@ settle() {
     done
     sleep 0.3
     vsay "settled: access log $n lines, observer total $(observer_total "$f")"
+}
+
+# await_log N [SECS]: wait (default up to 10 s) for the access log to have N lines, and no
+# longer: unlike settle it never waits for the observer, so a scrape right after must
+# already be exact (responses are counted when their last byte is written)
+await_log() {
+    local want=$1 i
+    for i in $(seq $((${2:-10} * 20))); do [ "$(log_lines)" -ge "$want" ] && return 0; sleep 0.05; done
+    fail "access log has $(log_lines) lines, expected $want after ${2:-10} s"
+    return 1
 }
 
 # client OUT.json CLIENT_ARGS...: run client.py against our gunicorn

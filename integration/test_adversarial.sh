@@ -1,4 +1,5 @@
 #!/bin/bash
+# data-planes: socket syscall
 # Integration test: hostile and odd traffic. For every section the observer's counts
 # (per status code, per worker where Gunicorn's log names it) must equal Gunicorn's
 # access log, corrected only by what the client knows the observer sees on the wire
@@ -132,7 +133,9 @@ end --per-worker --aborted "$NSLOW:$NSLOW"
 
 # A worker SIGKILLed while its threads wait in recv on slow clients: its
 # connection entries (and syscall entries, on kernels where reads are stashed
-# at entry) must go with it.
+# at entry) must go with it. A connection is followed from its first request
+# read: with 2 workers x 4 threads, at least one worker's 4 threads each hold
+# one slow client's partial request (the rest wait unread in the poller).
 begin worker-kill
 adv slowloris-kill slowloris --conns 20 --hold 3 &
 slow=$!
@@ -140,11 +143,11 @@ sleep 0.5
 for _ in $(seq 20); do
     scrape "$W/worker-kill.mid.txt"
     c=$(entries "$W/worker-kill.mid.txt" conns) st=$(entries "$W/worker-kill.mid.txt" stash)
-    [ "${c:-0}" -ge 20 ] && break
+    [ "${c:-0}" -ge 8 ] && break
     sleep 0.1
 done
-if [ "${c:-0}" -ge 20 ]; then pass "worker-kill: while 20 slow clients wait: $c connection entries ($st syscall entries)"
-else fail "worker-kill: while 20 slow clients wait: '$c' connection entries, expected >= 20"; fi
+if [ "${c:-0}" -ge 4 ]; then pass "worker-kill: while 20 slow clients wait: $c connection entries ($st syscall entries)"
+else fail "worker-kill: while 20 slow clients wait: '$c' connection entries, expected >= 4"; fi
 victim=${WORKER_PIDS[0]}
 kill -KILL "$victim"
 wait "$slow"
@@ -226,8 +229,16 @@ new_master maxconn 2 -k gthread --threads 4 --keep-alive 2 --log-level debug
 cap=$(metric "$W/discover.txt" 'gunicorn_observer_bpf_map_capacity{map="conns"}')
 if [ "$cap" = 64 ]; then pass "bpf_map_capacity{map=conns} is 64"; else fail "bpf_map_capacity{map=conns} is '$cap', expected 64"; fi
 
+# Connections are followed from their first request to their close: idle ones
+# that never ask take no entry, so all of hold's are counted; keep-alive ones
+# left open after a request fill the map, and the first request of each that
+# found it full is one drop (its second comes after the first 64 closed).
 begin maxconn
 adv hold hold --conns "$NHOLD" --hold 1
+end --drops conn_map_full=0:0 --aborted 0:0
+
+begin maxconn-keepalive
+adv holdka holdka --conns "$NHOLD" --hold 0.2
 end --minus-drops conn_map_full --drops "conn_map_full=$((NHOLD - 64)):$NHOLD" --aborted 0:0
 
 begin maxconn-after

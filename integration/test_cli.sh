@@ -39,6 +39,10 @@ expect_error "port out of range" 2 "is not ADDR:PORT" "$OBSERVER" --listen 127.0
 expect_error "listen host not an IP" 2 "is not an IP address" "$OBSERVER" --listen "localhost:$(free_port)"
 expect_error "bad log level" 2 "--log-level 'loud' is unknown" "$OBSERVER" --log-level loud
 expect_error "bad pid" 2 "--pid 'abc' is not a process id" "$OBSERVER" --pid abc
+expect_error "bad data plane" 2 "--data-plane 'kprobe' is unknown: use auto, socket or syscall" \
+    "$OBSERVER" --data-plane kprobe
+expect_error "bad GUNICORN_OBSERVER_DATA_PLANE" 2 "GUNICORN_OBSERVER_DATA_PLANE='fast' is unknown" \
+    env GUNICORN_OBSERVER_DATA_PLANE=fast "$OBSERVER"
 expect_error "extra argument" 2 "unexpected argument 'stray'" "$OBSERVER" stray
 expect_error "bad PROMETHEUS_METRICS_PORT" 2 "PROMETHEUS_METRICS_PORT='x1' is not a port" \
     env PROMETHEUS_METRICS_PORT=x1 "$OBSERVER"

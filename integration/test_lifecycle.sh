@@ -1,4 +1,5 @@
 #!/bin/bash
+# data-planes: socket syscall
 # Integration test: worker lifecycle against real gunicorn 20.1 and real signals. One observer,
 # started first; every scenario runs its own gunicorn master and only looks at its series:
 #   kill      kill -9 of a worker: exits/restart{killed}=1, old series gone at once, new worker

@@ -1,4 +1,5 @@
 #!/bin/bash
+# data-planes: socket syscall
 # Integration test: the observer in a PID namespace of its own, as on a
 # Kubernetes node that is itself a container (kind): it and Gunicorn run
 # under `unshare --pid --mount-proc`, so the pids it sees are not the
@@ -36,6 +37,7 @@ sleep 0.3  # the probe's connection closes, so its request is in the first scrap
 curl -sf -o "$WORKDIR/m0.txt" "http://127.0.0.1:$OPORT/metrics" || fail "no /metrics from the observer in the namespace"
 grep -q "PID namespace of its own" "$OBSERVER_LOG" && pass "the observer knows it is in a PID namespace of its own" ||
     fail "no PID namespace line in the observer's log: $(head -n 3 "$OBSERVER_LOG")"
+check_data_plane "$OBSERVER_LOG"
 for i in $(seq "$N"); do curl -s -o /dev/null "http://127.0.0.1:$GPORT/"; done
 for i in $(seq $((N / 4))); do curl -s -o /dev/null "http://127.0.0.1:$GPORT/notfound"; done
 want=$((N + N / 4))

@@ -1,4 +1,5 @@
 #!/bin/bash
+# data-planes: socket syscall
 # Integration test of the configuration system with the real binary:
 # 1. the Python exporter's YAML file (with its in-process keys) plus an
 #    observer: section: --print-config shows every value with
@@ -27,8 +28,9 @@ CONFIG_ENV=(PROMETHEUS_METRICS_PORT PROMETHEUS_BIND_ADDRESS REDIS_ENABLED REDIS_
     REDIS_PASSWORD REDIS_KEY_PREFIX REDIS_TTL_SECONDS REDIS_TTL_DISABLED GUNICORN_OBSERVER_PIDS
     GUNICORN_OBSERVER_MATCH GUNICORN_OBSERVER_STUCK_THRESHOLD GUNICORN_OBSERVER_LOG_LEVEL
     GUNICORN_OBSERVER_MIRROR_INTERVAL GUNICORN_OBSERVER_DURATION_BUCKETS GUNICORN_OBSERVER_SIZE_BUCKETS
-    GUNICORN_OBSERVER_CONFIG GUNICORN_OBSERVER_PIN GUNICORN_OBSERVER_PIN_DIR)
+    GUNICORN_OBSERVER_CONFIG GUNICORN_OBSERVER_PIN GUNICORN_OBSERVER_PIN_DIR GUNICORN_OBSERVER_DATA_PLANE)
 PIN_DIR=$GUNICORN_OBSERVER_PIN_DIR  # lib.sh's, for the observers of part 3
+# the data plane tests/run.sh asks for (lib.sh's DATA_PLANE) goes into part 3's file
 unset "${CONFIG_ENV[@]}"  # only what each check sets itself
 
 # observe OUT ERR CMD...: run CMD (env assignments allowed, via env), stdout to OUT, stderr to ERR;
@@ -92,6 +94,7 @@ observer:
   pin: false  # file $F:43
   pin_dir: "/sys/fs/bpf/shop"  # file $F:44
   max_connections: 65536  # default
+  data_plane: auto  # default
 EOF
 }
 
@@ -181,7 +184,7 @@ ENVSET=(PROMETHEUS_BIND_ADDRESS=::1 PROMETHEUS_METRICS_PORT=9292 REDIS_ENABLED=t
     REDIS_TTL_DISABLED=true GUNICORN_OBSERVER_PIDS=11,12 GUNICORN_OBSERVER_MATCH=env-match
     GUNICORN_OBSERVER_STUCK_THRESHOLD=3 GUNICORN_OBSERVER_LOG_LEVEL=debug GUNICORN_OBSERVER_MIRROR_INTERVAL=4
     GUNICORN_OBSERVER_DURATION_BUCKETS=0.01,0.1,1 GUNICORN_OBSERVER_SIZE_BUCKETS=512,8192
-    GUNICORN_OBSERVER_PIN=true GUNICORN_OBSERVER_PIN_DIR=/sys/fs/bpf/env-dir)
+    GUNICORN_OBSERVER_PIN=true GUNICORN_OBSERVER_PIN_DIR=/sys/fs/bpf/env-dir GUNICORN_OBSERVER_DATA_PLANE=syscall)
 cat > "$W/want_env.txt" << 'EOF'
 # effective configuration of gunicorn-observer: value  # source
 exporter:
@@ -217,6 +220,7 @@ observer:
   pin: true  # env GUNICORN_OBSERVER_PIN
   pin_dir: "/sys/fs/bpf/env-dir"  # env GUNICORN_OBSERVER_PIN_DIR
   max_connections: 65536  # default
+  data_plane: syscall  # env GUNICORN_OBSERVER_DATA_PLANE
 EOF
 observe "$W/p_env.out" "$W/p_env.err" env "${ENVSET[@]}" "$OBSERVER" -c "$PYFILE" --print-config
 [ "$RC" = 0 ] && pass "every variable over the file: exit 0" || fail "every variable over the file: exit $RC: $(head -n 5 "$W/p_env.err")"
@@ -231,7 +235,7 @@ FLAGS=(--listen 127.0.0.1:9393 --redis-enabled false --redis-host flag-redis --r
     --redis-password-file "$W/redis-password" --redis-key-prefix flagprefix --redis-ttl-seconds 1200
     --redis-ttl-disabled false --pid 21 --pid 22 --match flag-match --stuck-threshold 4 --log-level error
     --mirror-interval 6 --duration-buckets 0.02,0.2,2 --size-buckets 1024,16384 --no-pin
-    --pin-dir /sys/fs/bpf/flag-dir)
+    --pin-dir /sys/fs/bpf/flag-dir --data-plane socket)
 cat > "$W/want_flag.txt" << EOF
 # effective configuration of gunicorn-observer: value  # source
 exporter:
@@ -267,6 +271,7 @@ observer:
   pin: false  # flag --pin
   pin_dir: "/sys/fs/bpf/flag-dir"  # flag --pin-dir
   max_connections: 65536  # default
+  data_plane: socket  # flag --data-plane
 EOF
 observe "$W/p_flag.out" "$W/p_flag.err" env "${ENVSET[@]}" "$OBSERVER" -c "$PYFILE" "${FLAGS[@]}" --print-config
 [ "$RC" = 0 ] && pass "every flag over the environment and the file: exit 0" || fail "every flag: exit $RC: $(head -n 5 "$W/p_flag.err")"
@@ -389,6 +394,7 @@ observer:
     duration: [0.003, 0.015, 0.04, 0.2, 1.5]
     size: [100, 2000, 70000]
 EOF
+if [ -n "$DATA_PLANE" ]; then echo "  data_plane: $DATA_PLANE" >> "$RUNFILE"; fi
 
 vsay "+ $OBSERVER -c $RUNFILE"
 "$OBSERVER" -c "$RUNFILE" > "$OBSERVER_LOG" 2>&1 &

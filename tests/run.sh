@@ -3,6 +3,10 @@
 # integration/test_*.sh (or the scripts in SCRIPTS), and ends with one line
 # "N passed, N failed". Scripts get --ci under CI=true; INTEGRATION_ARGS adds
 # more (e.g. --quick).
+# A script whose first lines hold "# data-planes: PLANE..." (e.g. "socket
+# syscall") runs once per plane, with GUNICORN_OBSERVER_DATA_PLANE=PLANE, as
+# "== script: S (data plane PLANE)"; each run counts. DATA_PLANES="P..."
+# keeps only those planes (e.g. DATA_PLANES=syscall).
 set -u
 cd "$(dirname "$0")/.." || exit 2
 passed=0
@@ -53,11 +57,33 @@ args=()
 [ "${CI:-}" = "true" ] && args+=(--ci)
 # shellcheck disable=SC2206
 args+=(${INTEGRATION_ARGS:-})
+# planes_of SCRIPT: the planes of its "# data-planes:" line (within its first 10
+# lines), less those DATA_PLANES leaves out; nothing when it has no such line
+planes_of() {
+	local p want=" ${DATA_PLANES:-} " out=''
+	for p in $(head -n 10 "$1" | sed -n 's/^# data-planes://p' | head -n 1); do
+		if [ -z "${DATA_PLANES:-}" ] || [[ $want == *" $p "* ]]; then out="$out $p"; fi
+	done
+	echo "$out"
+}
+
 for s in ${SCRIPTS:-integration/test_*.sh}; do
 	[ -e "$s" ] || continue
-	echo "== script: $s ${args[*]}"
-	bash "$s" "${args[@]}" 2>&1 | tee "$out"
-	count_script "$out" "${PIPESTATUS[0]}"
+	if ! head -n 10 "$s" | grep -q '^# data-planes:'; then
+		echo "== script: $s ${args[*]}"
+		t0=$SECONDS
+		bash "$s" "${args[@]}" 2>&1 | tee "$out"
+		count_script "$out" "${PIPESTATUS[0]}"
+		echo "== time: $((SECONDS - t0)) s for $s"
+		continue
+	fi
+	for plane in $(planes_of "$s"); do
+		echo "== script: $s (data plane $plane) ${args[*]}"
+		t0=$SECONDS
+		GUNICORN_OBSERVER_DATA_PLANE=$plane bash "$s" "${args[@]}" 2>&1 | tee "$out"
+		count_script "$out" "${PIPESTATUS[0]}"
+		echo "== time: $((SECONDS - t0)) s for $s (data plane $plane)"
+	done
 done
 
 echo "$passed passed, $failed failed"

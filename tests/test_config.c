@@ -59,6 +59,7 @@ static const char *const env_names[S_COUNT] = {
 	[S_DUR] = "GUNICORN_OBSERVER_DURATION_BUCKETS",
 	[S_SIZE] = "GUNICORN_OBSERVER_SIZE_BUCKETS",
 	[S_MAXCONN] = "GUNICORN_OBSERVER_MAX_CONNECTIONS",
+	[S_PLANE] = "GUNICORN_OBSERVER_DATA_PLANE",
 	[S_PIN] = "GUNICORN_OBSERVER_PIN",
 	[S_PINDIR] = "GUNICORN_OBSERVER_PIN_DIR",
 	[S_TLSCERT] = "GUNICORN_OBSERVER_TLS_CERT",
@@ -211,6 +212,7 @@ static void assert_all_good(const struct go_config *c)
 	assert_int_equal(c->pin, 0);
 	assert_string_equal(c->pin_dir, "/sys/fs/bpf/shop");
 	assert_int_equal(c->max_conns, 4096);
+	assert_int_equal(c->data_plane, GO_PLANE_SYSCALL);
 	assert_string_equal(c->tls_cert, "/etc/go/cert.pem");
 	assert_string_equal(c->tls_key, "/etc/go/key.pem");
 	assert_string_equal(c->auth_user, "prom");
@@ -1052,6 +1054,7 @@ static void test_flag_every_setting(void **state)
 		{ "pin", "no", S_PIN },
 		{ "pin-dir", "/sys/fs/bpf/shop", S_PINDIR },
 		{ "max-connections", "4096", S_MAXCONN },
+		{ "data-plane", "syscall", S_PLANE },
 		{ "tls-cert", "/etc/go/cert.pem", S_TLSCERT },
 		{ "tls-key", "/etc/go/key.pem", S_TLSKEY },
 		{ "basic-auth-user", "prom", S_AUTHUSER },
@@ -1122,6 +1125,7 @@ static void test_env_every_name(void **state)
 		[S_CONNLIMIT] = "100",
 		[S_IPLIMIT] = "4",
 		[S_CONNTIMEOUT] = "5",
+		[S_PLANE] = "syscall",
 	};
 	char want[96];
 	struct go_config c;
@@ -1289,7 +1293,8 @@ static const char full_file[] = "# the Python exporter's file, and the observer'
 				"    connection_limit: 100\n"                                /* 41 */
 				"    per_ip_connection_limit: 4\n"                           /* 42 */
 				"    connection_timeout: 5\n"                                /* 43 */
-				"  max_connections: 4096\n";                                 /* 44 */
+				"  max_connections: 4096\n"                                  /* 44 */
+				"  data_plane: syscall\n";                                   /* 45 */
 
 static void test_file_every_setting(void **state)
 {
@@ -1301,7 +1306,7 @@ static void test_file_every_setting(void **state)
 		[S_STUCK] = 25,   [S_LEVEL] = 26,       [S_INTERVAL] = 27, [S_DUR] = 29,
 		[S_SIZE] = 31,    [S_PIN] = 34,         [S_PINDIR] = 35,   [S_TLSCERT] = 37,
 		[S_TLSKEY] = 38,  [S_AUTHUSER] = 39,    [S_AUTHFILE] = 40, [S_CONNLIMIT] = 41,
-		[S_IPLIMIT] = 42, [S_CONNTIMEOUT] = 43, [S_MAXCONN] = 44,
+		[S_IPLIMIT] = 42, [S_CONNTIMEOUT] = 43, [S_MAXCONN] = 44,  [S_PLANE] = 45,
 	};
 	const char *path = write_file("full.yaml", full_file);
 	char want[1024];
@@ -1859,7 +1864,8 @@ static void test_print_defaults(void **state)
 	    "    size: [128, 512, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304]  # default\n"
 	    "  pin: true  # default\n"
 	    "  pin_dir: \"/sys/fs/bpf/gunicorn-observer\"  # default\n"
-	    "  max_connections: 65536  # default\n";
+	    "  max_connections: 65536  # default\n"
+	    "  data_plane: auto  # default\n";
 	char path[160];
 	struct go_config c;
 	struct go_sources src;

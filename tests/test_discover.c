@@ -23,6 +23,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "tmp_tree.h"
+
 #include "discover.h"
 #include "procfs.h"
 
@@ -495,21 +497,10 @@ static int setup_tree(void **state)
 	return 0;
 }
 
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int teardown_tree(void **state)
 {
 	(void)state;
-	if (fake_root)
-		nftw(fake_root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(fake_root);
-	fake_root = NULL;
+	tmp_tree_remove(&fake_root);
 	return 0;
 }
 

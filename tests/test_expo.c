@@ -441,6 +441,7 @@ static void make_multi(struct snapshot *s)
 	s->version = "1.2.3";
 	s->libbpf_version = "1.1.2";
 	s->kernel = "6.1.0-test";
+	s->data_plane = "socket";
 }
 
 /* ---------------------------------------------------------------------------
@@ -509,7 +510,7 @@ static void test_escape_app_label(void **state)
 	}
 	assert_true(n > 20);
 	assert_string_equal(label(sample(&d, "gunicorn_observer_build_info{version=\"v\\\"1\\\\\\n\","
-					     "libbpf=\"1.1.2\",kernel=\"6.1.0-test\"}"),
+					     "libbpf=\"1.1.2\",kernel=\"6.1.0-test\",data_plane=\"socket\"}"),
 				  "version"),
 			    "v\"1\\\n");
 	doc_free(&d);
@@ -1074,7 +1075,9 @@ static void test_empty_snapshot(void **state)
 	assert_int_equal((uint64_t)val(&d, "gunicorn_observer_tracked_masters"), 0);
 	assert_int_equal((uint64_t)val(&d, "gunicorn_observer_tracked_workers"), 0);
 	assert_int_equal(
-	    (uint64_t)val(&d, "gunicorn_observer_build_info{version=\"\",libbpf=\"\",kernel=\"\"}"), 1);
+	    (uint64_t)val(
+		&d, "gunicorn_observer_build_info{version=\"\",libbpf=\"\",kernel=\"\",data_plane=\"\"}"),
+	    1);
 	assert_int_equal(count_samples(&d, "gunicorn_observer_events_dropped_total"), GO_DROP_MAX + 1);
 	doc_free(&d);
 	free(text);

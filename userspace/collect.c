@@ -9,6 +9,7 @@
 #include <bpf/bpf.h>
 
 #include "collect.h"
+#include "heartbeat.h"
 #include "log.h"
 #include "procfs.h"
 #include "vec.h"
@@ -26,7 +27,22 @@ struct clocks {
 	double mono; /* CLOCK_MONOTONIC: bpf_ktime_get_ns() */
 	double boot; /* CLOCK_BOOTTIME: /proc start times */
 	double real;
+	double boot_at; /* CLOCK_REALTIME of boot: start times are boot_at + ticks / hz */
 };
+
+/* CLOCK_REALTIME minus CLOCK_BOOTTIME, kept while it holds to a millisecond:
+ * two reads of the clocks are some nanoseconds apart, and a start time
+ * printed to the microsecond must not change from one read to the next.
+ * A step of the wall clock (NTP, by hand) moves it. */
+static double boot_at(double real, double boot)
+{
+	static double kept;
+	double now = real - boot;
+
+	if (kept == 0 || now - kept > 1e-3 || kept - now > 1e-3)
+		kept = now;
+	return kept;
+}
 
 static double clock_s(clockid_t id)
 {
@@ -78,8 +94,6 @@ static void sum_stats(const struct go_worker_stats *cpu, int n, struct go_worker
 		out->dur_sum_ns += s->dur_sum_ns;
 		out->req_bytes_sum += s->req_bytes_sum;
 		out->resp_bytes_sum += s->resp_bytes_sum;
-		if (s->heartbeat_ns > out->heartbeat_ns)
-			out->heartbeat_ns = s->heartbeat_ns;
 		for (int i = 0; i <= GO_MAX_DUR_BOUNDS; i++)
 			out->dur_buckets[i] += s->dur_buckets[i];
 		for (int i = 0; i <= GO_MAX_SIZE_BOUNDS; i++) {
@@ -172,39 +186,6 @@ static int read_codes(struct loader *l, struct snapshot *s, struct wlist *w)
 	return rc;
 }
 
-/* Marks each worker with the start of its oldest unanswered request. */
-static void read_busy(struct loader *l, struct snapshot *s, struct wlist *w)
-{
-	enum { BATCH = 256 };
-	struct go_conn_key keys[BATCH];
-	struct go_conn vals[BATCH];
-	__u64 in = 0, out = 0;
-	void *inp = NULL;
-
-	for (;;) {
-		__u32 n = BATCH;
-		int err = bpf_map_lookup_batch(l->conns_fd, inp, &out, keys, vals, &n, NULL);
-
-		if (err && errno != ENOENT) {
-			s->map_read_failures++;
-			return;
-		}
-		for (__u32 i = 0; i < n; i++) {
-			struct wread *r;
-
-			if (vals[i].state != GO_CONN_REQUEST)
-				continue;
-			r = wlist_find(w, (pid_t)keys[i].tgid);
-			if (r && (!r->oldest_request_ns || vals[i].req_start_ns < r->oldest_request_ns))
-				r->oldest_request_ns = vals[i].req_start_ns;
-		}
-		if (err) /* ENOENT: that was the last batch */
-			return;
-		in = out;
-		inp = &in;
-	}
-}
-
 /* Deletes every entry of map fd whose key starts with a tgid in gone[]:
  * the keys are gathered first, since deleting while iterating a hash map
  * restarts the walk. */
@@ -237,6 +218,39 @@ out:
 	free(keys);
 }
 
+/* Deletes the connections (syscall plane: keyed by go_fd_key) of the
+ * workers in gone[], whose descriptors died with them. */
+static void delete_conns_of(int fd, const __u32 *gone, size_t ngone)
+{
+	__u64 key, next, *prev = NULL, *keys = NULL;
+	size_t n = 0, cap = 0;
+	struct go_conn c;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &c) || c.keying != GO_KEY_FD)
+			continue;
+		for (size_t i = 0; i < ngone; i++) {
+			if (gone[i] != (__u32)key) /* go_fd_key: the tgid in the low half */
+				continue;
+			if (n == cap) {
+				__u64 *p = realloc(keys, (cap = cap ? cap * 2 : 64) * sizeof(*keys));
+
+				if (!p)
+					goto out;
+				keys = p;
+			}
+			keys[n++] = key;
+			break;
+		}
+	}
+out:
+	for (size_t i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, &keys[i]);
+	free(keys);
+}
+
 /* Folds exited workers into their masters and removes their entries. */
 static int retire(struct loader *l, struct registry *r, struct wlist *w)
 {
@@ -263,7 +277,9 @@ static int retire(struct loader *l, struct registry *r, struct wlist *w)
 	}
 	if (ngone) {
 		delete_by_tgid(l->codes_fd, sizeof(struct go_code_key), gone, ngone);
-		delete_by_tgid(l->conns_fd, sizeof(struct go_conn_key), gone, ngone);
+		/* the socket plane's sweep ends the connections of the dead */
+		if (l->plane == GO_PLANE_SYSCALL)
+			delete_conns_of(l->conns_fd, gone, ngone);
 	}
 	free(gone);
 	return 0;
@@ -304,29 +320,28 @@ static void read_drops(struct loader *l, struct snapshot *s)
 	free(cpu);
 }
 
-/* Entries of hash map fd, counted in batches: a few syscalls even for a
- * full connection map. -1 when it cannot be read. */
-static long count_entries(int fd, __u32 key_size, __u32 value_size)
+/* Calls fn (when not NULL) on every entry of hash map fd, read in batches:
+ * a few syscalls even for a full connection map. Returns the number of
+ * entries, -1 when the map cannot be read. */
+static long walk_map(int fd, __u32 key_size, __u32 value_size,
+		     void (*fn)(const void *key, const void *value, void *ctx), void *ctx)
 {
 	enum { BATCH = 1024 };
-	void *keys = malloc((size_t)BATCH * key_size), *vals = malloc((size_t)BATCH * value_size);
+	char *keys = malloc((size_t)BATCH * key_size), *vals = malloc((size_t)BATCH * value_size);
 	__u64 in = 0, out = 0;
 	void *inp = NULL;
-	long total = 0;
+	long total = keys && vals ? 0 : -1;
 
-	for (;;) {
+	while (total >= 0) {
 		__u32 n = BATCH;
-		int err;
+		int err = bpf_map_lookup_batch(fd, inp, &out, keys, vals, &n, NULL);
 
-		if (!keys || !vals) {
-			total = -1;
-			break;
-		}
-		err = bpf_map_lookup_batch(fd, inp, &out, keys, vals, &n, NULL);
 		if (err && errno != ENOENT) {
 			total = -1;
 			break;
 		}
+		for (__u32 i = 0; fn && i < n; i++)
+			fn(keys + (size_t)i * key_size, vals + (size_t)i * value_size, ctx);
 		total += n;
 		if (err) /* ENOENT: that was the last batch */
 			break;
@@ -338,29 +353,50 @@ static long count_entries(int fd, __u32 key_size, __u32 value_size)
 	return total;
 }
 
-/* How full the maps are that grow with connections, threads and processes. */
+/* Walks map fd (fn on every entry, when not NULL) and records how full it is. */
+static void walk_fill(struct snapshot *s, enum self_map m, int fd,
+		      void (*fn)(const void *key, const void *value, void *ctx), void *ctx)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+	long n = -1;
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0)
+		n = walk_map(fd, info.key_size, info.value_size, fn, ctx);
+	if (n < 0) {
+		s->map_read_failures++;
+		return;
+	}
+	s->maps[m].entries = (uint32_t)n;
+	s->maps[m].capacity = info.max_entries;
+	s->maps[m].ok = 1;
+}
+
+/* Marks a worker with the start of its oldest unanswered request. */
+static void busy_entry(const void *key, const void *value, void *ctx)
+{
+	const struct go_conn *c = value;
+	struct wread *r;
+
+	(void)key;
+	if (c->state != GO_CONN_REQUEST)
+		return;
+	r = wlist_find(ctx, (pid_t)c->tgid);
+	if (r && (!r->oldest_request_ns || c->req_start_ns < r->oldest_request_ns))
+		r->oldest_request_ns = c->req_start_ns;
+}
+
+/* One walk of the connection map: busy workers, and how full it is. */
+static void read_busy(struct loader *l, struct snapshot *s, struct wlist *w)
+{
+	walk_fill(s, SELF_MAP_CONNS, l->conns_fd, busy_entry, w);
+}
+
+/* How full the other maps are that grow with threads and processes. */
 static void read_map_fill(struct loader *l, struct snapshot *s)
 {
-	const int fds[SELF_MAP_COUNT] = { l->conns_fd, l->stash_fd, l->procs_fd };
-
-	for (int i = 0; i < SELF_MAP_COUNT; i++) {
-		struct bpf_map_info info = { 0 };
-		__u32 len = sizeof(info);
-		long n;
-
-		if (bpf_obj_get_info_by_fd(fds[i], &info, &len)) {
-			s->map_read_failures++;
-			continue;
-		}
-		n = count_entries(fds[i], info.key_size, info.value_size);
-		if (n < 0) {
-			s->map_read_failures++;
-			continue;
-		}
-		s->maps[i].entries = (uint32_t)n;
-		s->maps[i].capacity = info.max_entries;
-		s->maps[i].ok = 1;
-	}
+	walk_fill(s, SELF_MAP_STASH, l->stash_fd, NULL, NULL);
+	walk_fill(s, SELF_MAP_PROCS, l->procs_fd, NULL, NULL);
 }
 
 /* The stuck threshold of a master's workers, in seconds. */
@@ -380,7 +416,7 @@ static void worker_extras(struct registry *r, const struct go_config *c, const s
 	struct worker_rec *rec;
 	struct pidstat ps;
 
-	w->heartbeat_age = w->st.heartbeat_ns ? now->mono - (double)w->st.heartbeat_ns / 1e9 : -1;
+	w->heartbeat_age = -1;
 	w->state = WORKER_IDLE;
 	if (x->oldest_request_ns) {
 		busy_for = now->mono - (double)x->oldest_request_ns / 1e9;
@@ -393,12 +429,13 @@ static void worker_extras(struct registry *r, const struct go_config *c, const s
 	w->rss_bytes = (double)ps.rss_pages * (double)sysconf(_SC_PAGESIZE);
 	w->cpu_seconds = (double)(ps.utime + ps.stime) / hz;
 	w->uptime = now->boot - (double)ps.start_ticks / hz;
-	w->start_time = now->real - w->uptime;
+	w->start_time = now->boot_at + (double)ps.start_ticks / hz;
 	rec = registry_worker(r, w->pid, 1);
 	if (!rec)
 		return;
 	if (!rec->master)
 		rec->master = w->master;
+	w->heartbeat_age = heartbeat_age(c->proc_root, w->pid, &rec->hb, now->real, now->mono);
 	/* a percentage over less than a second is mostly tick noise */
 	if (rec->cpu_prev_t == 0 || now->boot - rec->cpu_prev_t >= 1.0) {
 		if (rec->cpu_prev_t > 0)
@@ -408,6 +445,50 @@ static void worker_extras(struct registry *r, const struct go_config *c, const s
 		rec->cpu_prev_s = w->cpu_seconds;
 	}
 	w->cpu_percent = rec->cpu_percent;
+}
+
+#define HB_RETRY_S 5.0 /* between two searches that left a worker's heartbeat file unknown */
+
+/* Finds the heartbeat files of m's live workers when one is not known yet:
+ * all of them at once, since a worker's own file is told apart from those
+ * it inherited only against the others'. */
+static void find_heartbeats(struct registry *r, const struct go_config *c, double now, pid_t master,
+			    struct wlist *w)
+{
+	struct hb_file *out;
+	pid_t *pids;
+	size_t n = 0, unknown = 0;
+
+	for (size_t j = 0; j < w->n; j++) {
+		struct worker_rec *rec;
+
+		if (!w->v[j].live || w->v[j].w.master != master)
+			continue;
+		n++;
+		rec = registry_worker(r, w->v[j].w.pid, 1);
+		if (rec && rec->hb.fd < 0 && now - rec->hb_tried >= HB_RETRY_S)
+			unknown++;
+	}
+	if (!unknown)
+		return;
+	pids = calloc(n, sizeof(*pids));
+	out = calloc(n, sizeof(*out));
+	n = 0;
+	for (size_t j = 0; pids && out && j < w->n; j++)
+		if (w->v[j].live && w->v[j].w.master == master)
+			pids[n++] = w->v[j].w.pid;
+	if (pids && out && heartbeat_find(c->proc_root, master, pids, n, out) >= 0) {
+		for (size_t j = 0; j < n; j++) {
+			struct worker_rec *rec = registry_worker(r, pids[j], 0);
+
+			if (rec && rec->hb.fd < 0) {
+				rec->hb = out[j];
+				rec->hb_tried = now;
+			}
+		}
+	}
+	free(pids);
+	free(out);
 }
 
 /* Signals delivered to each master, from the msigs map. */
@@ -436,7 +517,7 @@ static void master_extras(const struct go_config *c, const struct clocks *now, c
 	int n;
 
 	if (rec->start_ticks)
-		m->start_time = now->real - now->boot + (double)rec->start_ticks / hz;
+		m->start_time = now->boot_at + (double)rec->start_ticks / hz;
 	memcpy(m->exits, rec->life.exits, sizeof(m->exits));
 	memcpy(m->restarts, rec->life.restarts, sizeof(m->restarts));
 	n = listeners_read(c->proc_root, m->pid, m->listeners, GO_MAX_LISTENERS);
@@ -447,7 +528,9 @@ static void master_extras(const struct go_config *c, const struct clocks *now, c
  * live workers; hands the workers' code lists over to s. */
 static int build(struct registry *r, const struct go_config *c, struct wlist *w, struct snapshot *s)
 {
-	struct clocks now = { clock_s(CLOCK_MONOTONIC), clock_s(CLOCK_BOOTTIME), clock_s(CLOCK_REALTIME) };
+	struct clocks now = { clock_s(CLOCK_MONOTONIC), clock_s(CLOCK_BOOTTIME), clock_s(CLOCK_REALTIME), 0 };
+
+	now.boot_at = boot_at(now.real, now.boot);
 
 	s->masters = calloc(r->n ? r->n : 1, sizeof(*s->masters));
 	s->workers = calloc(w->n ? w->n : 1, sizeof(*s->workers));
@@ -462,6 +545,7 @@ static int build(struct registry *r, const struct go_config *c, struct wlist *w,
 		if (totals_add(&m->t, &r->v[i].retired))
 			return -1;
 		master_extras(c, &now, &r->v[i], m);
+		find_heartbeats(r, c, now.mono, m->pid, w);
 		for (size_t j = 0; j < w->n; j++) {
 			struct wread *x = &w->v[j];
 
@@ -484,6 +568,7 @@ int collect(struct loader *l, struct registry *r, const struct go_config *c, str
 	int rc = -1;
 
 	memset(s, 0, sizeof(*s));
+	loader_sweep(l, 0); /* closed connections end before the read */
 	s->bounds.dur = c->dur_bounds;
 	s->bounds.ndur = c->ndur;
 	s->bounds.size = c->size_bounds;

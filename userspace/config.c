@@ -55,6 +55,8 @@ const struct setting settings[] = {
 		       "where to pin them, on a BPF filesystem" },
 	[S_MAXCONN] = { "observer.max_connections", "GUNICORN_OBSERVER_MAX_CONNECTIONS", "max-connections",
 			T_COUNT_CONNS, "open connections followed at once; more are counted as dropped" },
+	[S_PLANE] = { "observer.data_plane", "GUNICORN_OBSERVER_DATA_PLANE", "data-plane", T_PLANE,
+		      "auto (socket tracepoints where the kernel has them), socket or syscall" },
 	[S_STUCK] = { "observer.stuck_threshold", "GUNICORN_OBSERVER_STUCK_THRESHOLD", "stuck-threshold",
 		      T_SECONDS,
 		      "seconds busy on one request before a worker is stuck; 0: half the master's --timeout, "
@@ -85,6 +87,7 @@ const char *const config_flags[] = { "listen",
 				     "pin",
 				     "pin-dir",
 				     "max-connections",
+				     "data-plane",
 				     "stuck-threshold",
 				     "log-level",
 				     "mirror-interval",
@@ -143,6 +146,21 @@ void config_defaults(struct go_config *c, struct go_sources *src)
 	c->containers_dir = "/var/log/containers";
 	for (int i = 0; i < S_COUNT; i++)
 		source(src, (enum setting_id)i, "default");
+}
+
+static const char *const plane_names[] = { "auto", "socket", "syscall" };
+
+int config_plane_parse(const char *s)
+{
+	for (int i = 0; i < 3; i++)
+		if (strcmp(s, plane_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+const char *config_plane_name(enum go_data_plane p)
+{
+	return (unsigned)p < 3 ? plane_names[p] : "auto";
 }
 
 static int parse_long(const char *s, long lo, long hi, long *out)
@@ -306,6 +324,11 @@ int config_set(struct go_config *c, enum setting_id id, const char *s, int appen
 		if (parse_double(s, &d) || d < 1 || d > 4194304 || d != (unsigned)d)
 			return errf(err, errlen, "is not a whole number of connections from 1 to 4194304");
 		c->max_conns = (unsigned)d;
+		return 0;
+	case S_PLANE:
+		if (config_plane_parse(s) < 0)
+			return errf(err, errlen, "is unknown: use auto, socket or syscall");
+		c->data_plane = (enum go_data_plane)config_plane_parse(s);
 		return 0;
 	case S_TLSCERT:
 	case S_TLSKEY:

@@ -19,6 +19,17 @@
 #define GO_HTTP_PER_IP_LIMIT 16
 #define GO_HTTP_TIMEOUT_S    10
 
+/* How the BPF side sees requests (see loader.c). */
+enum go_data_plane {
+	GO_PLANE_AUTO = 0, /* socket tracepoints where the kernel has them, else syscalls */
+	GO_PLANE_SOCKET,   /* tp_btf sock_recv_length/sock_send_length (Linux 6.3+) */
+	GO_PLANE_SYSCALL,  /* syscall tracepoints */
+};
+
+/* "auto", "socket" or "syscall"; -1 for anything else. */
+int config_plane_parse(const char *s);
+const char *config_plane_name(enum go_data_plane p);
+
 struct go_redis_config {
 	int enabled;
 	char host[256];
@@ -48,6 +59,7 @@ struct go_config {
 	int pin; /* keep maps and programs in pin_dir across restarts */
 	char pin_dir[256];
 	unsigned max_conns;
+	enum go_data_plane data_plane;
 	/* the metrics endpoint: no TLS when tls_cert is "", no basic auth when
 	 * auth_user is ""; the password file holds a hash, never the password */
 	char tls_cert[256];

@@ -34,6 +34,7 @@ enum setting_id {
 	S_PIN,
 	S_PINDIR,
 	S_MAXCONN,
+	S_PLANE,
 	S_COUNT,
 };
 
@@ -54,7 +55,8 @@ enum setting_type {
 	T_PATH,
 	T_COUNT_CONNS,
 	T_USER,
-	T_LIMIT
+	T_LIMIT,
+	T_PLANE
 };
 
 struct setting {

@@ -136,35 +136,34 @@ static const char *mlabels(const struct labels *lb, size_t i)
 	return lb->buf.data + lb->off[lb->nworkers + i];
 }
 
-/* name{labels, without the closing brace. */
-static void series_open(struct strbuf *out, const char *name, const char *labels)
+/* name{labels[,key="value"]} and a space: a sample line before its value. */
+static void series(struct strbuf *out, const char *name, const char *labels, const char *key,
+		   const char *value)
 {
 	sb_puts(out, name);
 	sb_append(out, "{", 1);
 	sb_puts(out, labels);
-}
-
-/* name{labels[,extra]} : everything of a sample line before its value. */
-static void series(struct strbuf *out, const char *name, const char *labels, const char *extra)
-{
-	series_open(out, name, labels);
-	if (extra)
-		sb_puts(out, extra);
+	if (key) {
+		sb_append(out, ",", 1);
+		sb_puts(out, key);
+		sb_append(out, "=\"", 2);
+		sb_puts(out, value);
+		sb_append(out, "\"", 1);
+	}
 	sb_append(out, "} ", 2);
 }
 
-static void sample_u64(struct strbuf *out, const char *name, const char *labels, const char *extra,
-		       unsigned long long v)
+static void sample_u64(struct strbuf *out, const char *name, const char *labels, const char *key,
+		       const char *value, unsigned long long v)
 {
-	series(out, name, labels, extra);
+	series(out, name, labels, key, value);
 	sb_u64(out, v);
 	sb_append(out, "\n", 1);
 }
 
-static void sample_fixed(struct strbuf *out, const char *name, const char *labels, const char *extra,
-			 double v, int prec)
+static void sample_fixed(struct strbuf *out, const char *name, const char *labels, double v, int prec)
 {
-	series(out, name, labels, extra);
+	series(out, name, labels, NULL, NULL);
 	sb_fixed(out, v, prec);
 	sb_append(out, "\n", 1);
 }
@@ -188,16 +187,11 @@ static void histogram(struct strbuf *out, const char *name, const char *labels, 
 	suffixed(bucket, sizeof(bucket), name, "_bucket");
 	for (size_t i = 0; i < nb; i++) {
 		cum += buckets[i];
-		series_open(out, bucket, labels);
-		sb_append(out, ",le=\"", 5);
-		sb_puts(out, le[i]);
-		sb_append(out, "\"} ", 3);
-		sb_u64(out, cum);
-		sb_append(out, "\n", 1);
+		sample_u64(out, bucket, labels, "le", le[i], cum);
 	}
-	sample_u64(out, bucket, labels, ",le=\"+Inf\"", count);
-	sample_fixed(out, suffixed(other, sizeof(other), name, "_sum"), labels, NULL, sum, 9);
-	sample_u64(out, suffixed(other, sizeof(other), name, "_count"), labels, NULL, count);
+	sample_u64(out, bucket, labels, "le", "+Inf", count);
+	sample_fixed(out, suffixed(other, sizeof(other), name, "_sum"), labels, sum, 9);
+	sample_u64(out, suffixed(other, sizeof(other), name, "_count"), labels, NULL, NULL, count);
 }
 
 enum wfield { W_REQUESTS, W_IN_FLIGHT };
@@ -208,7 +202,7 @@ static void worker_scalar(struct strbuf *out, const struct labels *lb, const str
 	for (size_t i = 0; i < s->nworkers; i++) {
 		const struct worker_snap *w = &s->workers[i];
 
-		series(out, name, wlabels(lb, i), NULL);
+		series(out, name, wlabels(lb, i), NULL, NULL);
 		if (f == W_REQUESTS)
 			sb_i64(out, (long long)w->st.requests);
 		else
@@ -238,10 +232,10 @@ static void worker_histograms(struct strbuf *out, struct labels *lb, const struc
 	}
 }
 
-/* ,code="NNN" */
-static const char *code_label(char *buf, size_t size, const char *label, unsigned code)
+/* A status code as a label value. */
+static const char *code_text(char *buf, size_t size, unsigned code)
 {
-	snprintf(buf, size, ",%s=\"%u\"", label, code);
+	snprintf(buf, size, "%u", code);
 	return buf;
 }
 
@@ -262,8 +256,8 @@ static void render_workers(const struct snapshot *s, struct strbuf *out, struct 
 		const struct worker_snap *w = &s->workers[i];
 
 		for (size_t j = 0; j < w->codes.n; j++)
-			sample_u64(out, "gunicorn_worker_responses_total", wlabels(lb, i),
-				   code_label(code, sizeof(code), "code", w->codes.v[j].code),
+			sample_u64(out, "gunicorn_worker_responses_total", wlabels(lb, i), "code",
+				   code_text(code, sizeof(code), w->codes.v[j].code),
 				   (unsigned long long)w->codes.v[j].count);
 	}
 
@@ -273,9 +267,9 @@ static void render_workers(const struct snapshot *s, struct strbuf *out, struct 
 		const struct worker_snap *w = &s->workers[i];
 		const char *l = wlabels(lb, i);
 
-		sample_u64(out, "gunicorn_worker_failed_requests_total", l, ",reason=\"5xx\"",
+		sample_u64(out, "gunicorn_worker_failed_requests_total", l, "reason", "5xx",
 			   (unsigned long long)w->st.failed_5xx);
-		sample_u64(out, "gunicorn_worker_failed_requests_total", l, ",reason=\"aborted\"",
+		sample_u64(out, "gunicorn_worker_failed_requests_total", l, "reason", "aborted",
 			   (unsigned long long)w->st.aborted);
 	}
 
@@ -328,23 +322,20 @@ static void worker_gauges(struct strbuf *out, const struct labels *lb, const str
 	family(out, name, type, help);
 	for (size_t i = 0; i < s->nworkers; i++)
 		if (worker_gauge(&s->workers[i], g, &v))
-			sample_fixed(out, name, wlabels(lb, i), NULL, v, 6);
+			sample_fixed(out, name, wlabels(lb, i), v, 6);
 }
 
 static void render_worker_life(const struct snapshot *s, struct strbuf *out, const struct labels *lb)
 {
-	char state[32];
-
 	family(out, "gunicorn_worker_state", "gauge",
 	       "1 for the worker's current state (idle, busy, stuck), 0 for the others.");
 	for (size_t i = 0; i < s->nworkers; i++) {
 		const struct worker_snap *w = &s->workers[i];
 		const char *l = wlabels(lb, i);
 
-		for (int st = 0; st < WORKER_STATES; st++) {
-			snprintf(state, sizeof(state), ",state=\"%s\"", state_names[st]);
-			sample_u64(out, "gunicorn_worker_state", l, state, w->state == (enum worker_state)st);
-		}
+		for (int st = 0; st < WORKER_STATES; st++)
+			sample_u64(out, "gunicorn_worker_state", l, "state", state_names[st],
+				   w->state == (enum worker_state)st);
 	}
 	worker_gauges(out, lb, s, "gunicorn_worker_last_heartbeat_age_seconds", "gauge",
 		      "Seconds since the worker last touched its heartbeat file.", G_HEARTBEAT);
@@ -371,12 +362,8 @@ static void master_reasons(struct strbuf *out, const struct labels *lb, const st
 		for (int r = 0; r < EXIT_REASONS; r++) {
 			if (r == EXIT_SHUTDOWN && !v[r])
 				continue;
-			series_open(out, name, mlabels(lb, i));
-			sb_append(out, ",reason=\"", 9);
-			sb_puts(out, exit_reason_name((enum exit_reason)r));
-			sb_append(out, "\"} ", 3);
-			sb_u64(out, (unsigned long long)v[r]);
-			sb_append(out, "\n", 1);
+			sample_u64(out, name, mlabels(lb, i), "reason", exit_reason_name((enum exit_reason)r),
+				   (unsigned long long)v[r]);
 		}
 	}
 }
@@ -409,14 +396,14 @@ static void render_master_life(const struct snapshot *s, struct strbuf *out, con
 		const struct master_snap *m = &s->masters[i];
 
 		for (size_t j = 0; j < m->signals.n; j++)
-			sb_printf(out, "gunicorn_master_signals_total{%s,signal=\"%s\"} %llu\n",
-				  mlabels(lb, i), signal_name((int)m->signals.v[j].code, sig, sizeof(sig)),
-				  (unsigned long long)m->signals.v[j].count);
+			sample_u64(out, "gunicorn_master_signals_total", mlabels(lb, i), "signal",
+				   signal_name((int)m->signals.v[j].code, sig, sizeof(sig)),
+				   (unsigned long long)m->signals.v[j].count);
 	}
 	family(out, "gunicorn_master_start_time_seconds", "gauge", "Start time of the master, unix seconds.");
 	for (size_t i = 0; i < s->nmasters; i++)
 		if (s->masters[i].start_time > 0)
-			sample_fixed(out, "gunicorn_master_start_time_seconds", mlabels(lb, i), NULL,
+			sample_fixed(out, "gunicorn_master_start_time_seconds", mlabels(lb, i),
 				     s->masters[i].start_time, 6);
 	listener_family(out, lb, s, "gunicorn_listener_backlog",
 			"Connections waiting in the listener's accept queue now.", 0);
@@ -434,8 +421,8 @@ static void render_masters(const struct snapshot *s, struct strbuf *out, struct 
 		const struct master_snap *m = &s->masters[i];
 
 		for (size_t j = 0; j < m->t.codes.n; j++)
-			sample_u64(out, "gunicorn_requests_total", mlabels(lb, i),
-				   code_label(code, sizeof(code), "code", m->t.codes.v[j].code),
+			sample_u64(out, "gunicorn_requests_total", mlabels(lb, i), "code",
+				   code_text(code, sizeof(code), m->t.codes.v[j].code),
 				   (unsigned long long)m->t.codes.v[j].count);
 	}
 	family(out, "gunicorn_request_duration_seconds", "histogram",
@@ -448,7 +435,7 @@ static void render_masters(const struct snapshot *s, struct strbuf *out, struct 
 	}
 	family(out, "gunicorn_master_workers", "gauge", "Live workers of the master now.");
 	for (size_t i = 0; i < s->nmasters; i++)
-		sample_u64(out, "gunicorn_master_workers", mlabels(lb, i), NULL, s->masters[i].workers);
+		sample_u64(out, "gunicorn_master_workers", mlabels(lb, i), NULL, NULL, s->masters[i].workers);
 }
 
 static const char *const self_map_names[SELF_MAP_COUNT] = { "conns", "stash", "procs" };
@@ -471,13 +458,15 @@ static void render_map_fill(const struct snapshot *s, struct strbuf *out)
 static void render_observer(const struct snapshot *s, double scrape_seconds, struct strbuf *out)
 {
 	family(out, "gunicorn_observer_build_info", "gauge",
-	       "Always 1; labels name the build and the kernel.");
+	       "Always 1; labels name the build, the kernel and the data plane.");
 	sb_puts(out, "gunicorn_observer_build_info{version=\"");
 	expo_escape(out, s->version ? s->version : "");
 	sb_puts(out, "\",libbpf=\"");
 	expo_escape(out, s->libbpf_version ? s->libbpf_version : "");
 	sb_puts(out, "\",kernel=\"");
 	expo_escape(out, s->kernel ? s->kernel : "");
+	sb_puts(out, "\",data_plane=\"");
+	expo_escape(out, s->data_plane ? s->data_plane : "");
 	sb_puts(out, "\"} 1\n");
 	family(out, "gunicorn_observer_tracked_masters", "gauge", "Gunicorn masters being observed.");
 	sb_printf(out, "gunicorn_observer_tracked_masters %zu\n", s->nmasters);

@@ -5,11 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 
 #include "loader.h"
 #include "log.h"
@@ -30,11 +32,53 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 
 static int tracefs_ready(void)
 {
+	return access("/sys/kernel/tracing/events", F_OK) == 0 ||
+	       access("/sys/kernel/debug/tracing/events", F_OK) == 0;
+}
+
+static int syscalls_ready(void)
+{
 	return access("/sys/kernel/tracing/events/syscalls", F_OK) == 0 ||
 	       access("/sys/kernel/debug/tracing/events/syscalls", F_OK) == 0;
 }
 
-int loader_preflight(void)
+/* Does the kernel have the socket tracepoints (Linux 6.3 and later)? */
+static int have_sock_tracepoints(void)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	int ok;
+
+	if (!btf)
+		return 0;
+	ok = btf__find_by_name_kind(btf, "btf_trace_sock_send_length", BTF_KIND_TYPEDEF) > 0 &&
+	     btf__find_by_name_kind(btf, "btf_trace_sock_recv_length", BTF_KIND_TYPEDEF) > 0;
+	btf__free(btf);
+	return ok;
+}
+
+/* Why this data plane, for the one line logged once it runs. */
+static const char *plane_why = "";
+
+/* auto: the socket tracepoints where the kernel has them. */
+static int choose_plane(enum go_data_plane want, enum go_data_plane *plane)
+{
+	int sock = have_sock_tracepoints();
+
+	if (want == GO_PLANE_SOCKET && !sock) {
+		fprintf(stderr,
+			"gunicorn-observer: --data-plane socket needs the sock:sock_send_length and "
+			"sock:sock_recv_length tracepoints (Linux 6.3 or later), which this kernel has "
+			"not: use --data-plane auto or syscall\n");
+		return -1;
+	}
+	*plane = want == GO_PLANE_AUTO ? (sock ? GO_PLANE_SOCKET : GO_PLANE_SYSCALL) : want;
+	if (*plane == GO_PLANE_SYSCALL)
+		plane_why = want == GO_PLANE_SYSCALL ? " (as --data-plane asks)"
+						     : " (this kernel has no socket tracepoints)";
+	return 0;
+}
+
+int loader_preflight(const struct go_config *c, enum go_data_plane *plane)
 {
 	if (geteuid() != 0) {
 		fprintf(stderr,
@@ -46,6 +90,7 @@ int loader_preflight(void)
 				"with CONFIG_DEBUG_INFO_BTF=y (5.8 or later)\n");
 		return -1;
 	}
+	/* the OOM tracepoint is a classic one, whichever the data plane */
 	if (!tracefs_ready() && mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL) != 0 &&
 	    errno != EBUSY) {
 		fprintf(stderr,
@@ -54,11 +99,14 @@ int loader_preflight(void)
 			strerror(errno));
 		return -1;
 	}
-	if (!tracefs_ready()) {
+	if (choose_plane(c->data_plane, plane))
+		return -1;
+	if (*plane == GO_PLANE_SYSCALL && !syscalls_ready()) {
 		fprintf(
 		    stderr,
 		    "gunicorn-observer: no syscall tracepoints under /sys/kernel/tracing/events/syscalls: "
-		    "run a kernel built with CONFIG_FTRACE_SYSCALLS=y\n");
+		    "run a kernel built with CONFIG_FTRACE_SYSCALLS=y, or one with the socket tracepoints "
+		    "(Linux 6.3 or later)\n");
 		return -1;
 	}
 	return 0;
@@ -77,22 +125,43 @@ static void set_pidns(struct observer_bpf *skel)
 			 (unsigned long)st.st_ino);
 }
 
-/* From Linux 5.15 (bpf_task_pt_regs) the exit programs read a syscall's
- * arguments from the registers saved at its entry: the entry programs that
- * would only stash them for the exit are not loaded, so a read or a write
- * runs one program instead of two. */
-static void skip_stash_programs(struct observer_bpf *skel)
+/* Loads the programs of one data plane only. The socket plane's connection
+ * programs fire on socket I/O alone; the syscall plane's on every read,
+ * write and close on the host. From Linux 5.15 (bpf_task_pt_regs) the
+ * syscall plane's exit programs read the arguments from the registers
+ * saved at entry, and the entry programs that would stash them are not
+ * loaded: a read or a write runs one program instead of two. */
+static void choose_programs(struct loader *l)
 {
-	struct bpf_program *stashers[] = {
-		skel->progs.enter_read,    skel->progs.enter_recvfrom, skel->progs.enter_readv,
-		skel->progs.enter_recvmsg, skel->progs.enter_write,    skel->progs.enter_sendto,
-		skel->progs.enter_writev,  skel->progs.enter_sendmsg,  skel->progs.enter_sendfile,
+	struct observer_bpf *sk = l->skel;
+	struct bpf_program *sock[] = { sk->progs.sock_recv, sk->progs.sock_send, sk->progs.sock_state,
+				       sk->progs.sweep_conns };
+	struct bpf_program *sys_exits[] = {
+		sk->progs.exit_read,    sk->progs.exit_recvfrom, sk->progs.exit_readv,
+		sk->progs.exit_recvmsg, sk->progs.exit_write,    sk->progs.exit_sendto,
+		sk->progs.exit_writev,  sk->progs.exit_sendmsg,  sk->progs.exit_sendfile,
 	};
+	struct bpf_program *stashers[] = {
+		sk->progs.enter_read,    sk->progs.enter_recvfrom, sk->progs.enter_readv,
+		sk->progs.enter_recvmsg, sk->progs.enter_write,    sk->progs.enter_sendto,
+		sk->progs.enter_writev,  sk->progs.enter_sendmsg,  sk->progs.enter_sendfile,
+	};
+	int sys = l->plane == GO_PLANE_SYSCALL;
+	int regs = sys && libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_task_pt_regs, NULL) == 1;
 
-	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_task_pt_regs, NULL) != 1)
-		return;
+	for (size_t i = 0; i < sizeof(sock) / sizeof(sock[0]); i++)
+		bpf_program__set_autoload(sock[i], !sys);
+	bpf_program__set_autoattach(sk->progs.sweep_conns, false);
+	for (size_t i = 0; i < sizeof(sys_exits) / sizeof(sys_exits[0]); i++)
+		bpf_program__set_autoload(sys_exits[i], sys);
 	for (size_t i = 0; i < sizeof(stashers) / sizeof(stashers[0]); i++)
-		bpf_program__set_autoload(stashers[i], false);
+		bpf_program__set_autoload(stashers[i], sys && !regs);
+	bpf_program__set_autoload(sk->progs.enter_close, sys);
+	bpf_program__set_autoload(sk->progs.enter_shutdown, sys);
+	sk->rodata->use_entry_regs = (__u8)regs;
+	/* the stash is for the entry programs alone */
+	if (!sys || regs)
+		bpf_map__set_max_entries(sk->maps.stash, 1);
 }
 
 static void set_bounds(struct observer_bpf *skel, const struct go_config *c)
@@ -122,11 +191,81 @@ static int attach(struct loader *l)
 	return err;
 }
 
-int loader_open(struct loader *l, const struct go_config *c, ring_buffer_sample_fn on_event, void *ctx)
+/* Drops the entries another data plane left in the pinned connection map:
+ * their keys mean nothing to this one. */
+static void purge_other_plane(struct loader *l)
+{
+	__u8 keying = l->plane == GO_PLANE_SOCKET ? GO_KEY_COOKIE : GO_KEY_FD;
+	__u64 key, next, *prev = NULL, *gone = NULL;
+	size_t n = 0, cap = 0;
+	struct go_conn c;
+
+	while (bpf_map_get_next_key(l->conns_fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(l->conns_fd, &key, &c) || c.keying == keying)
+			continue;
+		if (n == cap) {
+			__u64 *p = realloc(gone, (cap = cap ? cap * 2 : 256) * sizeof(*gone));
+
+			if (!p)
+				break;
+			gone = p;
+		}
+		gone[n++] = key;
+	}
+	for (size_t i = 0; i < n; i++)
+		bpf_map_delete_elem(l->conns_fd, &gone[i]);
+	if (n)
+		log_info("dropped %zu connections another data plane was following", n);
+	free(gone);
+}
+
+/* Events since which a sweep may find work (sock.bpf.c sweep_due), summed
+ * over CPUs; -1 when unreadable. */
+static long long sweep_due(struct loader *l)
+{
+	__u64 *cpu = calloc((size_t)l->nr_cpus, sizeof(*cpu));
+	long long sum = -1;
+	__u32 zero = 0;
+
+	if (cpu && bpf_map_lookup_elem(bpf_map__fd(l->skel->maps.sweep_due), &zero, cpu) == 0)
+		for (int i = sum = 0; i < l->nr_cpus; i++)
+			sum += (long long)cpu[i];
+	free(cpu);
+	return sum;
+}
+
+int loader_sweep(struct loader *l, int force)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+	__u64 args[1] = { 0 };
+	long long due;
+
+	if (l->sweep_fd < 0)
+		return 0;
+	due = sweep_due(l);
+	if (!force && due >= 0 && due == l->sweep_seen && l->skel->bss->sweep_left == 0)
+		return 0; /* nothing a sweep could end */
+	opts.ctx_in = args;
+	opts.ctx_size_in = sizeof(args);
+	if (bpf_prog_test_run_opts(l->sweep_fd, &opts)) {
+		log_warn("cannot sweep the closed connections: %s", strerror(errno));
+		return -1;
+	}
+	l->sweep_seen = due;
+	return (int)opts.retval;
+}
+
+int loader_open(struct loader *l, const struct go_config *c, enum go_data_plane plane,
+		ring_buffer_sample_fn on_event, void *ctx)
 {
 	int err;
 
 	memset(l, 0, sizeof(*l));
+	l->plane = plane;
+	l->sweep_fd = -1;
+	l->sweep_seen = -1;
 	l->pin.lock_fd = -1;
 	l->saved_fd = -1;
 	libbpf_set_print(libbpf_print);
@@ -143,7 +282,7 @@ int loader_open(struct loader *l, const struct go_config *c, ring_buffer_sample_
 	}
 	set_bounds(l->skel, c);
 	set_pidns(l->skel);
-	skip_stash_programs(l->skel);
+	choose_programs(l);
 	if (bpf_map__set_max_entries(l->skel->maps.conns, c->max_conns)) {
 		fprintf(stderr, "gunicorn-observer: cannot size the connection map to %u entries\n",
 			c->max_conns);
@@ -167,6 +306,7 @@ int loader_open(struct loader *l, const struct go_config *c, ring_buffer_sample_
 			strerror(-err));
 		goto fail;
 	}
+	log_info("data plane: %s tracepoints%s", plane == GO_PLANE_SOCKET ? "socket" : "syscall", plane_why);
 	l->rb = ring_buffer__new(bpf_map__fd(l->skel->maps.events), on_event, ctx, NULL);
 	if (!l->rb) {
 		fprintf(stderr, "gunicorn-observer: cannot open the event ring buffer: %s\n",
@@ -180,6 +320,17 @@ int loader_open(struct loader *l, const struct go_config *c, ring_buffer_sample_
 	l->drops_fd = bpf_map__fd(l->skel->maps.drops);
 	l->msigs_fd = bpf_map__fd(l->skel->maps.msigs);
 	l->stash_fd = bpf_map__fd(l->skel->maps.stash);
+	l->worker_bits = mmap(NULL, GO_PID_WORDS * sizeof(__u64), PROT_READ | PROT_WRITE, MAP_SHARED,
+			      bpf_map__fd(l->skel->maps.worker_bits), 0);
+	if (l->worker_bits == MAP_FAILED) {
+		fprintf(stderr, "gunicorn-observer: cannot map the worker bitmap: %s\n", strerror(errno));
+		l->worker_bits = NULL;
+		goto fail;
+	}
+	if (plane == GO_PLANE_SOCKET)
+		l->sweep_fd = bpf_program__fd(l->skel->progs.sweep_conns);
+	if (!l->pin.reused)
+		purge_other_plane(l);
 	if (l->pin.dir[0])
 		l->saved_fd = saved_open(l->pin.dir);
 	return 0;
@@ -190,6 +341,8 @@ fail:
 
 void loader_close(struct loader *l)
 {
+	if (l->worker_bits)
+		munmap(l->worker_bits, GO_PID_WORDS * sizeof(__u64));
 	ring_buffer__free(l->rb);
 	if (l->skel)
 		pin_keep_links(&l->pin, l->skel->skeleton);
@@ -200,6 +353,20 @@ void loader_close(struct loader *l)
 	memset(l, 0, sizeof(*l));
 	l->pin.lock_fd = -1;
 	l->saved_fd = -1;
+	l->sweep_fd = -1;
+}
+
+/* The bit of pid in the worker bitmap the BPF programs test first. */
+static void worker_bit(struct loader *l, pid_t pid, int on)
+{
+	__u64 bit = 1ULL << ((__u32)pid & 63);
+
+	if (!l->worker_bits || pid <= 0 || pid >= GO_PID_LIMIT)
+		return;
+	if (on)
+		__atomic_fetch_or(&l->worker_bits[(__u32)pid >> 6], bit, __ATOMIC_SEQ_CST);
+	else
+		__atomic_fetch_and(&l->worker_bits[(__u32)pid >> 6], ~bit, __ATOMIC_SEQ_CST);
 }
 
 int loader_track(struct loader *l, pid_t pid, pid_t master, int role)
@@ -226,6 +393,7 @@ int loader_track(struct loader *l, pid_t pid, pid_t master, int role)
 		err = -1;
 	}
 	free(vals);
+	worker_bit(l, pid, 1);
 	return err;
 }
 
@@ -233,5 +401,6 @@ void loader_untrack(struct loader *l, pid_t pid)
 {
 	__u32 key = (__u32)pid;
 
+	worker_bit(l, pid, 0);
 	bpf_map_delete_elem(l->procs_fd, &key);
 }

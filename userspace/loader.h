@@ -15,15 +15,25 @@ struct loader {
 	struct observer_bpf *skel;
 	struct ring_buffer *rb;
 	int nr_cpus;
+	enum go_data_plane plane; /* socket or syscall, never auto */
 	int procs_fd, conns_fd, stats_fd, codes_fd, drops_fd, msigs_fd, stash_fd;
-	struct pin pin; /* empty dir when nothing is pinned */
-	int saved_fd;   /* the masters' saved counters (saved.c), -1 when not pinned */
+	int sweep_fd;         /* the socket plane's sweep program, -1 otherwise */
+	long long sweep_seen; /* sweep_due when the last sweep ran */
+	__u64 *worker_bits;   /* the worker_bits map, mapped: a bit per tracked worker's pid */
+	struct pin pin;       /* empty dir when nothing is pinned */
+	int saved_fd;         /* the masters' saved counters (saved.c), -1 when not pinned */
 };
 
-/* Checks what the kernel and the user must provide; prints one line that
- * says what to do and returns -1 when something is missing. */
-int loader_preflight(void);
-int loader_open(struct loader *l, const struct go_config *c, ring_buffer_sample_fn on_event, void *ctx);
+/* Checks what the kernel and the user must provide and chooses the data
+ * plane (logged in one line); prints one line that says what to do and
+ * returns -1 when something is missing. */
+int loader_preflight(const struct go_config *c, enum go_data_plane *plane);
+int loader_open(struct loader *l, const struct go_config *c, enum go_data_plane plane,
+		ring_buffer_sample_fn on_event, void *ctx);
+/* Ends, in the kernel, the connections whose socket was closed unseen
+ * (socket plane); returns how many, -1 on error. Unless forced it runs only
+ * when one could have been (a unix connection, a reset) since the last. */
+int loader_sweep(struct loader *l, int force);
 void loader_close(struct loader *l);
 /* Adds a master or worker to the kernel's filter (and a worker's stats). */
 int loader_track(struct loader *l, pid_t pid, pid_t master, int role);

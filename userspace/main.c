@@ -32,6 +32,7 @@
 #endif
 
 #define RETIRE_INTERVAL_MS 10000
+#define SWEEP_INTERVAL_MS  1000 /* socket plane: ending connections closed unseen */
 
 struct observer {
 	struct go_config cfg;
@@ -41,6 +42,7 @@ struct observer {
 	struct http_security sec; /* TLS, basic auth and limits of the endpoint */
 	struct mirror *mirror;    /* NULL unless REDIS_ENABLED */
 	struct utsname uts;
+	enum go_data_plane plane;
 	double last_scrape_seconds;
 };
 
@@ -58,6 +60,8 @@ static void usage(FILE *f)
 		   "                                half the master's --timeout, else 15)\n"
 		   "      --log-level LEVEL         error, warn, info (default) or debug\n"
 		   "      --max-connections N       connections followed at once (default 65536)\n"
+		   "      --data-plane PLANE        auto (default: socket tracepoints where the kernel\n"
+		   "                                has them, else syscall tracepoints), socket, syscall\n"
 		   "      --redis-enabled BOOL      mirror the metrics to Redis (default false)\n"
 		   "      --redis-host HOST         --redis-port PORT  --redis-db N\n"
 		   "      --redis-password-file F   --redis-key-prefix P (default gunicorn)\n"
@@ -215,6 +219,7 @@ static int render(struct observer *o, struct strbuf *sb)
 	s.version = GO_VERSION;
 	s.libbpf_version = libbpf_version_string();
 	s.kernel = o->uts.release;
+	s.data_plane = config_plane_name(o->plane);
 	expo_render(&s, o->last_scrape_seconds, sb);
 	snapshot_free(&s);
 	if (o->mirror)
@@ -256,6 +261,7 @@ static void retire_now(struct observer *o)
 {
 	struct snapshot s;
 
+	loader_sweep(&o->ld, 1); /* whatever its counters say: a safety net */
 	if (collect(&o->ld, &o->tr.reg, &o->cfg, &s) == 0)
 		saved_store(o->ld.saved_fd, &o->tr.reg);
 	snapshot_free(&s);
@@ -281,6 +287,7 @@ static int run_loop(struct observer *o, int sfd)
 		{ .fd = http_poll_fd(o->http), .events = POLLIN },
 	};
 	double next_retire = now_seconds() + RETIRE_INTERVAL_MS / 1000.0;
+	double next_sweep = now_seconds() + SWEEP_INTERVAL_MS / 1000.0;
 	double next_mirror = now_seconds();
 
 	for (;;) {
@@ -303,6 +310,12 @@ static int run_loop(struct observer *o, int sfd)
 		if (now_seconds() >= next_retire) {
 			retire_now(o);
 			next_retire = now_seconds() + RETIRE_INTERVAL_MS / 1000.0;
+		}
+		/* a worker's closed unix sockets are seen by no hook: the sweep
+		 * keeps them from filling the connection map between reads */
+		if (now_seconds() >= next_sweep) {
+			loader_sweep(&o->ld, 0);
+			next_sweep = now_seconds() + SWEEP_INTERVAL_MS / 1000.0;
 		}
 		if (o->mirror && now_seconds() >= next_mirror) {
 			mirror_now(o);
@@ -338,7 +351,7 @@ int main(int argc, char **argv)
 	}
 	log_level = o.cfg.level;
 	uname(&o.uts);
-	if (loader_preflight() || tracker_check_pids(&o.cfg))
+	if (loader_preflight(&o.cfg, &o.plane) || tracker_check_pids(&o.cfg))
 		return 1;
 	sfd = signal_fd();
 	if (sfd < 0) {
@@ -350,7 +363,7 @@ int main(int argc, char **argv)
 		return 1;
 	o.tr.cfg = &o.cfg;
 	o.tr.ld = &o.ld;
-	if (loader_open(&o.ld, &o.cfg, tracker_on_event, &o.tr)) {
+	if (loader_open(&o.ld, &o.cfg, o.plane, tracker_on_event, &o.tr)) {
 		http_stop(o.http);
 		return 1;
 	}

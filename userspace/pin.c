@@ -304,7 +304,7 @@ int pin_find_links(struct pin *p, const struct bpf_object_skeleton *s)
 	for (int i = 0; i < s->prog_cnt; i++) {
 		int fd;
 
-		if (!bpf_program__autoload(*s->progs[i].prog))
+		if (!bpf_program__autoload(*s->progs[i].prog) || !bpf_program__autoattach(*s->progs[i].prog))
 			continue;
 		if (join(path, sizeof(path), p->links, s->progs[i].name))
 			return 0;

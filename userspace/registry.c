@@ -77,6 +77,8 @@ struct worker_rec *registry_worker(struct registry *r, pid_t pid, int create)
 	memset(&r->w[i], 0, sizeof(r->w[i]));
 	r->w[i].pid = pid;
 	r->w[i].cpu_percent = -1;
+	r->w[i].hb.fd = -1;
+	r->w[i].hb_tried = -1e9;
 	return &r->w[i];
 }
 

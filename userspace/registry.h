@@ -3,6 +3,7 @@
 #ifndef GO_REGISTRY_H
 #define GO_REGISTRY_H
 
+#include "heartbeat.h"
 #include "discover.h"
 #include "k8s.h"
 #include "lifecycle.h"
@@ -27,6 +28,8 @@ struct worker_rec {
 	struct worker_fate fate;
 	double cpu_prev_s, cpu_prev_t; /* the previous CPU sample */
 	double cpu_percent;            /* over the last sampling interval; < 0 before two samples */
+	struct hb_file hb;             /* its heartbeat file; fd -1 until found */
+	double hb_tried;               /* CLOCK_MONOTONIC of the last search that left it unknown */
 };
 
 struct registry {

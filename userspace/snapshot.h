@@ -103,7 +103,7 @@ struct snapshot {
 	uint64_t map_read_failures;
 	struct map_fill maps[SELF_MAP_COUNT];
 	struct bounds bounds;
-	const char *version, *libbpf_version, *kernel;
+	const char *version, *libbpf_version, *kernel, *data_plane;
 };
 
 void snapshot_free(struct snapshot *s);

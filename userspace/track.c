@@ -74,6 +74,15 @@ static int track_master(struct tracker *t, pid_t pid)
 	return rc;
 }
 
+static int not_gunicorn(pid_t pid)
+{
+	fprintf(stderr,
+		"gunicorn-observer: --pid %d is not a running Gunicorn process: give the pid of a Gunicorn "
+		"master\n",
+		(int)pid);
+	return -1;
+}
+
 int tracker_check_pids(const struct go_config *c)
 {
 	for (size_t i = 0; i < c->npids; i++) {
@@ -82,14 +91,8 @@ int tracker_check_pids(const struct go_config *c)
 		size_t n = l.n;
 
 		found_list_free(&l);
-		if (rc || n == 0) {
-			fprintf(
-			    stderr,
-			    "gunicorn-observer: --pid %d is not a running Gunicorn process: give the pid of "
-			    "a Gunicorn master\n",
-			    (int)c->pids[i]);
-			return -1;
-		}
+		if (rc || n == 0)
+			return not_gunicorn(c->pids[i]);
 	}
 	return 0;
 }
@@ -100,13 +103,8 @@ int tracker_scan(struct tracker *t)
 
 	if (t->cfg->npids) {
 		for (size_t i = 0; i < t->cfg->npids; i++) {
-			if (track_master(t, t->cfg->pids[i])) {
-				fprintf(stderr,
-					"gunicorn-observer: --pid %d is not a running Gunicorn process: give "
-					"the pid of a Gunicorn master\n",
-					(int)t->cfg->pids[i]);
-				return -1;
-			}
+			if (track_master(t, t->cfg->pids[i])) /* exited since the check */
+				return not_gunicorn(t->cfg->pids[i]);
 		}
 		return 0;
 	}

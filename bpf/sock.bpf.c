@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: GPL-2.0
+/* sock.bpf.c - the socket data plane (Linux 6.3 and later): requests seen
+ * on the socket tracepoints, which fire only on socket I/O, so no other
+ * syscall of any process pays for them. A tracked worker's read whose
+ * bytes open a request adopts the connection, however old; its entry is
+ * keyed by the socket's cookie, which no later socket reuses. The end of
+ * a connection is seen at a TCP close, at a read of end-of-file, or by the
+ * sweep that userspace runs before it reads the maps. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "conn.bpf.h"
+#include "sock.bpf.h"
+
+/* Counts the events after which a sweep may find work: a unix connection
+ * adopted (its close has no hook) or a connection marked closed by its
+ * peer. Userspace skips the sweep while it does not move and the last
+ * sweep left no such entry. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} sweep_due SEC(".maps");
+
+/* Entries the last sweep left that a later one may have to end: open unix
+ * connections, and marked ones whose worker still holds the socket. */
+__u32 sweep_left = 0;
+
+static __always_inline void sweep_needed(void)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&sweep_due, &zero);
+
+	if (n)
+		*n += 1;
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(sock_recv, struct sock *sk, int ret, int flags)
+{
+	__u32 tgid;
+	__u64 cookie;
+	struct go_conn *c;
+	struct io_args a;
+	int method;
+
+	if (ret < 0 || (flags & GO_MSG_PEEK))
+		return 0;
+	tgid = current_tgid();
+	if (!is_worker(tgid))
+		return 0;
+	cookie = bpf_get_socket_cookie(sk);
+	c = bpf_map_lookup_elem(&conns, &cookie);
+	if (ret == 0) { /* end of file: the peer closed or shut down its side */
+		if (c && c->state == GO_CONN_IDLE) {
+			bpf_map_delete_elem(&conns, &cookie);
+		} else if (c) {
+			c->peer_closed = 1;
+			sweep_needed();
+		}
+		return 0;
+	}
+	if (c && c->state == GO_CONN_REQUEST && !c->upgraded) {
+		c->req_bytes += ret; /* more of the request: no need to look */
+		return 0;
+	}
+	syscall_io(&a);
+	method = read_method(&a, ret);
+	if (!c) {
+		if (method == GO_METHOD_NONE || !connected_stream(sk))
+			return 0;
+		c = conn_adopt(cookie, (__u64)sk, GO_KEY_COOKIE);
+		if (!c)
+			return 0;
+		/* reset before we saw it: no TCP close is to come */
+		if (BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_CLOSE)
+			c->peer_closed = 1;
+		/* a unix socket's close is seen by no hook, only by a sweep */
+		if (c->peer_closed || BPF_CORE_READ(sk, __sk_common.skc_family) == GO_AF_UNIX) {
+			c->unix_sock = BPF_CORE_READ(sk, __sk_common.skc_family) == GO_AF_UNIX;
+			sweep_needed();
+		}
+	}
+	conn_read(c, tgid, ret, method);
+	return 0;
+}
+
+/* The entry of a socket we follow, NULL for any other. A socket with no
+ * cookie was never adopted and needs no lookup: reading it through the
+ * tracepoint's trusted pointer is a plain load (no helper, and it makes no
+ * cookie, unlike bpf_get_socket_cookie()). */
+static __always_inline struct go_conn *followed(const struct sock *sk, __u64 *cookie)
+{
+	*cookie = (__u64)sk->__sk_common.skc_cookie.counter;
+	return *cookie ? bpf_map_lookup_elem(&conns, cookie) : NULL;
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(sock_send, struct sock *sk, int ret, int flags)
+{
+	__u64 cookie;
+	struct go_conn *c;
+	struct io_args a;
+
+	if (ret == 0)
+		return 0;
+	c = followed(sk, &cookie);
+	if (!c)
+		return 0;
+	syscall_io(&a);
+	conn_write(c, &a, ret);
+	return 0;
+}
+
+/* Our side's close or shutdown(SHUT_WR) of a TCP connection (FIN_WAIT1,
+ * LAST_ACK: always in the closing task) ends it here. A reset (CLOSE) may
+ * come in interrupt context, in the middle of another program's update of
+ * the same worker's counters: it only marks the entry, and the sweep ends
+ * it once the worker has let the socket go. */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(sock_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	__u64 cookie;
+	struct go_conn *c;
+
+	if (newstate != TCP_FIN_WAIT1 && newstate != TCP_LAST_ACK && newstate != TCP_CLOSE)
+		return 0;
+	c = followed(sk, &cookie);
+	if (!c)
+		return 0;
+	if (newstate == TCP_CLOSE) {
+		c->peer_closed = 1;
+		sweep_needed();
+		return 0;
+	}
+	conn_finish(c);
+	bpf_map_delete_elem(&conns, &cookie);
+	return 0;
+}
+
+/* Is the socket at sk still the one of cookie, and still held by a file?
+ * A closed socket is orphaned (no struct socket) at once, even while its
+ * unix peer keeps it allocated; a freed one no longer holds the cookie. */
+static __always_inline int sock_open(__u64 sk, __u64 cookie)
+{
+	__u64 ck = 0, so = 0;
+
+	if (bpf_probe_read_kernel(
+		&ck, sizeof(ck), (void *)(sk + bpf_core_field_offset(struct sock, __sk_common.skc_cookie))) ||
+	    ck != cookie)
+		return 0;
+	if (bpf_probe_read_kernel(&so, sizeof(so),
+				  (void *)(sk + bpf_core_field_offset(struct sock, sk_socket))))
+		return 0;
+	return so != 0;
+}
+
+struct sweep_ctx {
+	__u32 ended, left;
+};
+
+static long sweep_one(struct bpf_map *map, __u64 *key, struct go_conn *c, struct sweep_ctx *sc)
+{
+	if (c->keying == GO_KEY_COOKIE && sock_open(c->sk, *key)) {
+		if (c->unix_sock || c->peer_closed)
+			sc->left++;
+		return 0;
+	}
+	/* closed (an entry of the syscall plane is a leftover: just dropped) */
+	if (c->keying == GO_KEY_COOKIE) {
+		conn_finish(c);
+		sc->ended++;
+	}
+	bpf_map_delete_elem(&conns, key);
+	return 0;
+}
+
+/* Run by userspace (BPF_PROG_TEST_RUN) before it reads the maps and on its
+ * slow timer, never attached: ends the connections whose socket was closed
+ * with no close we could see (a unix socket closed by the worker, an exit).
+ * Returns how many it ended. It walks every bucket of the connection map
+ * (about 1 ms at 65536), hence sweep_due. */
+SEC("raw_tp")
+int sweep_conns(void *ctx)
+{
+	struct sweep_ctx sc = {};
+
+	bpf_for_each_map_elem(&conns, sweep_one, &sc, 0);
+	sweep_left = sc.left;
+	return sc.ended;
+}

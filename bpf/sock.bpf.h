@@ -1,0 +1,88 @@
+/* sock.bpf.h - what the programs read of a socket and of the syscall that
+ * moves its bytes: constants that vmlinux.h has no macros for, the cookie,
+ * and the buffer of the read or write in progress, from the registers the
+ * syscall saved at entry. */
+#ifndef GO_SOCK_BPF_H
+#define GO_SOCK_BPF_H
+
+#define GO_AF_UNIX     1
+#define GO_AF_INET     2
+#define GO_AF_INET6    10
+#define GO_MSG_PEEK    2
+#define GO_S_IFMT      00170000
+#define GO_S_IFSOCK    0140000
+#define GO_SOCK_STREAM 1
+
+/* Syscall numbers of the calls whose buffers we read. */
+#if defined(__TARGET_ARCH_x86)
+#define GO_NR_READ       0
+#define GO_NR_WRITE      1
+#define GO_NR_READV      19
+#define GO_NR_WRITEV     20
+#define GO_NR_SENDTO     44
+#define GO_NR_RECVFROM   45
+#define GO_NR_SENDMSG    46
+#define GO_NR_RECVMSG    47
+#define syscall_nr(regs) ((regs)->orig_ax)
+#elif defined(__TARGET_ARCH_arm64)
+#define GO_NR_READ       63
+#define GO_NR_WRITE      64
+#define GO_NR_READV      65
+#define GO_NR_WRITEV     66
+#define GO_NR_SENDTO     206
+#define GO_NR_RECVFROM   207
+#define GO_NR_SENDMSG    211
+#define GO_NR_RECVMSG    212
+#define syscall_nr(regs) ((regs)->syscallno)
+#else
+#error "syscall numbers: add this architecture"
+#endif
+
+/* Is sk a connected stream socket (TCP or unix), one that can carry
+ * HTTP/1.x? A TCP connection that was reset (CLOSE) still gives the bytes
+ * that came before the reset: its request is one the worker reads. */
+static __always_inline int connected_stream(const struct sock *sk)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u8 state = BPF_CORE_READ(sk, __sk_common.skc_state);
+
+	if (BPF_CORE_READ(sk, sk_type) != GO_SOCK_STREAM)
+		return 0;
+	if (family == GO_AF_UNIX)
+		return state == TCP_ESTABLISHED;
+	if (family == GO_AF_INET || family == GO_AF_INET6)
+		return state == TCP_ESTABLISHED || state == TCP_CLOSE_WAIT || state == TCP_CLOSE;
+	return 0;
+}
+
+/* The data of the read or write the current task is in, from the syscall's
+ * saved registers (the socket tracepoints fire inside the syscall). */
+static __always_inline void syscall_io(struct io_args *a)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	long nr = syscall_nr(regs);
+
+	a->fd = (__s32)PT_REGS_PARM1_SYSCALL(regs);
+	a->buf = (__u64)PT_REGS_PARM2_SYSCALL(regs);
+	switch (nr) {
+	case GO_NR_READ:
+	case GO_NR_WRITE:
+	case GO_NR_RECVFROM:
+	case GO_NR_SENDTO:
+		a->kind = IO_BUF;
+		break;
+	case GO_NR_READV:
+	case GO_NR_WRITEV:
+		a->kind = IO_IOV;
+		break;
+	case GO_NR_RECVMSG:
+	case GO_NR_SENDMSG:
+		a->kind = IO_MSG;
+		break;
+	default: /* sendfile, splice, the mmsg calls, io_uring: bytes only */
+		a->kind = IO_NODATA;
+		a->buf = 0;
+	}
+}
+
+#endif /* GO_SOCK_BPF_H */
