@@ -110,7 +110,7 @@ static __always_inline int conn_frame_event(struct go_conn *c, int ev)
 	}
 	if (ev != GO_FRAME_DONE)
 		return 0;
-	c->last_send_ns = bpf_ktime_get_ns();
+	/* last_send_ns is this write's, set before its bytes were parsed */
 	if (c->frame.code == 101)
 		c->upgraded = 1;
 	conn_finish(c);

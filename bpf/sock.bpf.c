@@ -69,19 +69,22 @@ int BPF_PROG(sock_recv, struct sock *sk, int ret, int flags)
 	syscall_io(&a);
 	method = read_method(&a, ret);
 	if (!c) {
-		if (method == GO_METHOD_NONE || !connected_stream(sk))
+		/* the tracepoint's sk is trusted: plain loads, no helper */
+		__u16 family = sk->__sk_common.skc_family;
+		__u8 state = sk->__sk_common.skc_state;
+
+		if (method == GO_METHOD_NONE || !stream_connected(sk->sk_type, family, state))
 			return 0;
 		c = conn_adopt(cookie, (__u64)sk, GO_KEY_COOKIE);
 		if (!c)
 			return 0;
 		/* reset before we saw it: no TCP close is to come */
-		if (BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_CLOSE)
+		if (state == TCP_CLOSE)
 			c->peer_closed = 1;
 		/* a unix socket's close is seen by no hook, only by a sweep */
-		if (c->peer_closed || BPF_CORE_READ(sk, __sk_common.skc_family) == GO_AF_UNIX) {
-			c->unix_sock = BPF_CORE_READ(sk, __sk_common.skc_family) == GO_AF_UNIX;
+		c->unix_sock = family == GO_AF_UNIX;
+		if (c->peer_closed || c->unix_sock)
 			sweep_needed();
-		}
 	}
 	conn_read(c, tgid, ret, method);
 	return 0;

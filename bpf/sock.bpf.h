@@ -38,21 +38,26 @@
 #error "syscall numbers: add this architecture"
 #endif
 
-/* Is sk a connected stream socket (TCP or unix), one that can carry
- * HTTP/1.x? A TCP connection that was reset (CLOSE) still gives the bytes
- * that came before the reset: its request is one the worker reads. */
-static __always_inline int connected_stream(const struct sock *sk)
+/* Can a socket of this type, family and state carry HTTP/1.x: a connected
+ * stream (TCP or unix)? A TCP connection that was reset (CLOSE) still
+ * gives the bytes that came before the reset: its request is one the
+ * worker reads. */
+static __always_inline int stream_connected(__u16 type, __u16 family, __u8 state)
 {
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	__u8 state = BPF_CORE_READ(sk, __sk_common.skc_state);
-
-	if (BPF_CORE_READ(sk, sk_type) != GO_SOCK_STREAM)
+	if (type != GO_SOCK_STREAM)
 		return 0;
 	if (family == GO_AF_UNIX)
 		return state == TCP_ESTABLISHED;
 	if (family == GO_AF_INET || family == GO_AF_INET6)
 		return state == TCP_ESTABLISHED || state == TCP_CLOSE_WAIT || state == TCP_CLOSE;
 	return 0;
+}
+
+/* The same for a socket read through CO-RE (a pointer that is not trusted). */
+static __always_inline int connected_stream(const struct sock *sk)
+{
+	return stream_connected(BPF_CORE_READ(sk, sk_type), BPF_CORE_READ(sk, __sk_common.skc_family),
+				BPF_CORE_READ(sk, __sk_common.skc_state));
 }
 
 /* The data of the read or write the current task is in, from the syscall's
