@@ -5,9 +5,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
-#include "maps.bpf.h"
-#include "frame.bpf.h"
-#include "buckets.h"
+#include "conn.bpf.h"
 
 __noinline int go_frame_scan_block(struct go_frame *f, const struct go_frame_blk *b, __u32 n)
 {
@@ -75,10 +73,6 @@ __noinline int go_conn_finish(struct go_conn *c)
 		s->aborted += 1;
 		s->in_flight -= 1;
 	}
-	c->state = GO_CONN_IDLE;
-	c->send_failed = 0;
-	c->implicit = 0;
-	c->req_bytes = 0;
-	c->resp_bytes = 0;
+	conn_idle(c);
 	return 0;
 }

@@ -31,7 +31,7 @@ struct io_args {
 
 /* iovec segments of one writev/sendmsg that the response parser reads */
 #define GO_MAX_IOV 4
-/* steps (a block read, or bytes skipped) per segment of a write */
+/* steps (a block read, or bytes skipped) per write, over all its segments */
 #define GO_FRAME_STEPS 32
 
 /* Ends whatever request c holds (conn.bpf.c): a response is counted unless
@@ -91,9 +91,8 @@ static __always_inline void conn_read(struct go_conn *c, __u32 tgid, long ret, i
 		count_drop(GO_DROP_STATS_MISSING);
 }
 
-/* The parser's event for c's response: counts what ended. Returns 1 when
- * a response ended (what follows is another one's). */
-static __always_inline int conn_frame_event(struct go_conn *c, int ev)
+/* The parser's event for c's response: counts what ended. */
+static __always_inline void conn_frame_event(struct go_conn *c, int ev)
 {
 	struct go_worker_stats *s;
 
@@ -106,15 +105,14 @@ static __always_inline int conn_frame_event(struct go_conn *c, int ev)
 	if (c->state == GO_CONN_RESPONSE && c->implicit && c->frame.st == GO_FR_NOT_HTTP) {
 		/* bytes after a response that do not open another: not a request */
 		conn_idle(c);
-		return 0;
+		return;
 	}
 	if (ev != GO_FRAME_DONE)
-		return 0;
+		return;
 	/* last_send_ns is this write's, set before its bytes were parsed */
 	if (c->frame.code == 101)
 		c->upgraded = 1;
 	conn_finish(c);
-	return 1;
 }
 
 /* A response byte written on an idle connection opens a response with no

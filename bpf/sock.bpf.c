@@ -37,6 +37,16 @@ static __always_inline void sweep_needed(void)
 		*n += 1;
 }
 
+/* The entry of a socket we follow, NULL for any other. A socket with no
+ * cookie was never adopted and needs no lookup: reading it through the
+ * tracepoint's trusted pointer is a plain load (no helper, and it makes no
+ * cookie, unlike bpf_get_socket_cookie()). */
+static __always_inline struct go_conn *followed(const struct sock *sk, __u64 *cookie)
+{
+	*cookie = (__u64)sk->__sk_common.skc_cookie.counter;
+	return *cookie ? bpf_map_lookup_elem(&conns, cookie) : NULL;
+}
+
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(sock_recv, struct sock *sk, int ret, int flags)
 {
@@ -51,8 +61,7 @@ int BPF_PROG(sock_recv, struct sock *sk, int ret, int flags)
 	tgid = current_tgid();
 	if (!is_worker(tgid))
 		return 0;
-	cookie = bpf_get_socket_cookie(sk);
-	c = bpf_map_lookup_elem(&conns, &cookie);
+	c = followed(sk, &cookie);
 	if (ret == 0) { /* end of file: the peer closed or shut down its side */
 		if (c && c->state == GO_CONN_IDLE) {
 			bpf_map_delete_elem(&conns, &cookie);
@@ -75,6 +84,8 @@ int BPF_PROG(sock_recv, struct sock *sk, int ret, int flags)
 
 		if (method == GO_METHOD_NONE || !stream_connected(sk->sk_type, family, state))
 			return 0;
+		/* a cookie is made only for a connection we follow */
+		cookie = bpf_get_socket_cookie(sk);
 		c = conn_adopt(cookie, (__u64)sk, GO_KEY_COOKIE);
 		if (!c)
 			return 0;
@@ -82,22 +93,11 @@ int BPF_PROG(sock_recv, struct sock *sk, int ret, int flags)
 		if (state == TCP_CLOSE)
 			c->peer_closed = 1;
 		/* a unix socket's close is seen by no hook, only by a sweep */
-		c->unix_sock = family == GO_AF_UNIX;
-		if (c->peer_closed || c->unix_sock)
+		if (c->peer_closed || family == GO_AF_UNIX)
 			sweep_needed();
 	}
 	conn_read(c, tgid, ret, method);
 	return 0;
-}
-
-/* The entry of a socket we follow, NULL for any other. A socket with no
- * cookie was never adopted and needs no lookup: reading it through the
- * tracepoint's trusted pointer is a plain load (no helper, and it makes no
- * cookie, unlike bpf_get_socket_cookie()). */
-static __always_inline struct go_conn *followed(const struct sock *sk, __u64 *cookie)
-{
-	*cookie = (__u64)sk->__sk_common.skc_cookie.counter;
-	return *cookie ? bpf_map_lookup_elem(&conns, cookie) : NULL;
 }
 
 SEC("tp_btf/sock_send_length")
@@ -160,6 +160,16 @@ static __always_inline int sock_open(__u64 sk, __u64 cookie)
 	return so != 0;
 }
 
+/* The family of the (open) socket at sk. */
+static __always_inline __u16 sock_family(__u64 sk)
+{
+	__u16 family = 0;
+
+	bpf_probe_read_kernel(&family, sizeof(family),
+			      (void *)(sk + bpf_core_field_offset(struct sock, __sk_common.skc_family)));
+	return family;
+}
+
 struct sweep_ctx {
 	__u32 ended, left;
 };
@@ -167,8 +177,8 @@ struct sweep_ctx {
 static long sweep_one(struct bpf_map *map, __u64 *key, struct go_conn *c, struct sweep_ctx *sc)
 {
 	if (c->keying == GO_KEY_COOKIE && sock_open(c->sk, *key)) {
-		if (c->unix_sock || c->peer_closed)
-			sc->left++;
+		if (c->peer_closed || sock_family(c->sk) == GO_AF_UNIX)
+			sc->left++; /* a later sweep may have to end it */
 		return 0;
 	}
 	/* closed (an entry of the syscall plane is a leftover: just dropped) */

@@ -135,9 +135,8 @@ static __always_inline int on_write_exit(long ret, __u32 kind)
 	return 0;
 }
 
-static __always_inline int on_close(long fd, int remove)
+static __always_inline int on_close(__u32 tgid, long fd, int remove)
 {
-	__u32 tgid = current_tgid();
 	__u64 key = go_fd_key(tgid, (__s32)fd);
 	struct go_conn *c = bpf_map_lookup_elem(&conns, &key);
 
@@ -263,11 +262,15 @@ int exit_sendfile(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/syscalls/sys_enter_close")
 int enter_close(struct trace_event_raw_sys_enter *ctx)
 {
-	return is_worker(current_tgid()) ? on_close(ctx->args[0], 1) : 0;
+	__u32 tgid = current_tgid();
+
+	return is_worker(tgid) ? on_close(tgid, ctx->args[0], 1) : 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_shutdown")
 int enter_shutdown(struct trace_event_raw_sys_enter *ctx)
 {
-	return is_worker(current_tgid()) ? on_close(ctx->args[0], 0) : 0;
+	__u32 tgid = current_tgid();
+
+	return is_worker(tgid) ? on_close(tgid, ctx->args[0], 0) : 0;
 }

@@ -455,14 +455,11 @@ static inline __u32 go_frame_eol(const __u8 *b, __u32 i, __u32 n)
 
 /* Words of the tokens matched whole, and the case bits of their letters
  * (only letters are folded: other bytes must match as they are). */
-#define GO_FRAME_W_CONTENT  0x2d746e65746e6f63ULL /* "content-" */
-#define GO_FRAME_M_CONTENT  0x0020202020202020ULL
-#define GO_FRAME_W_LENGTH   0x3a6874676e656cULL /* "length:" */
+#define GO_FRAME_M_CONTENT  0x0020202020202020ULL /* of GO_FRAME_CL0, "content-" */
+#define GO_FRAME_W_LENGTH   0x3a6874676e656cULL   /* "length:" */
 #define GO_FRAME_M_LENGTH   0x0000202020202020ULL
-#define GO_FRAME_W_TRANSFER 0x726566736e617274ULL /* "transfer" */
-#define GO_FRAME_M_TRANSFER 0x2020202020202020ULL
-#define GO_FRAME_W_ENCODIN  0x6e69646f636e652dULL /* "-encodin" */
-#define GO_FRAME_M_ENCODIN  0x2020202020202000ULL
+#define GO_FRAME_M_TRANSFER 0x2020202020202020ULL /* of GO_FRAME_TE0, "transfer" */
+#define GO_FRAME_M_ENCODIN  0x2020202020202000ULL /* of GO_FRAME_TE1, "-encodin" */
 
 /* The fast path of go_frame_scan(), for what most responses are made of,
  * when the bytes it needs are all in the block: a whole status line, and
@@ -516,16 +513,15 @@ static inline __u32 go_frame_fast(struct go_frame *f, const __u8 *b, __u32 i, __
 	w0 = go_frame_load64(b + i);
 	w1 = go_frame_load64(b + i + 8);
 	w2 = go_frame_load64(b + i + 10); /* its top two bytes: b[i + 16], b[i + 17] */
-	if ((w0 | GO_FRAME_M_CONTENT) == GO_FRAME_W_CONTENT &&
+	if ((w0 | GO_FRAME_M_CONTENT) == GO_FRAME_CL0 &&
 	    ((w1 | GO_FRAME_M_LENGTH) & 0x00ffffffffffffffULL) == GO_FRAME_W_LENGTH) {
 		f->st = GO_FR_CL_VALUE;
 		f->flags |= GO_FRAME_CL;
 		f->remain = 0;
 		return i + GO_FRAME_CL_LEN + 1;
 	}
-	if ((w0 | GO_FRAME_M_TRANSFER) == GO_FRAME_W_TRANSFER &&
-	    (w1 | GO_FRAME_M_ENCODIN) == GO_FRAME_W_ENCODIN && (((w2 >> 48) & 0xff) | 0x20) == 'g' &&
-	    (w2 >> 56) == ':') {
+	if ((w0 | GO_FRAME_M_TRANSFER) == GO_FRAME_TE0 && (w1 | GO_FRAME_M_ENCODIN) == GO_FRAME_TE1 &&
+	    (((w2 >> 48) & 0xff) | 0x20) == 'g' && (w2 >> 56) == ':') {
 		f->st = GO_FR_TE_VALUE;
 		f->flags &= ~GO_FRAME_CHUNKED;
 		f->idx = 0;

@@ -71,8 +71,7 @@ struct go_conn {
 	__u8 peer_closed;      /* the peer closed or reset; finished once the worker lets go */
 	__u8 upgraded;         /* a 101 switched it to another protocol: no more HTTP */
 	__u8 implicit;         /* the response began with no request read (pipelined) */
-	__u8 unix_sock;        /* socket plane: a unix socket, whose close only a sweep sees */
-	__u8 pad[4];
+	__u8 pad[5];
 };
 
 /* Per worker aggregates, in a per-CPU hash keyed by worker tgid. Counters

@@ -18,6 +18,8 @@ import sys
 import threading
 import time
 
+from client import per_worker
+
 # The observer's rule (include/http_parse.h): an upper-case method of 3..12
 # letters, one space, the first character of a target, and not the HTTP/2 preface.
 REQUEST_START = re.compile(rb"^([A-Z]{3,12}) [/*\[A-Za-z0-9]")
@@ -65,14 +67,7 @@ class Recorder:
             self.errors.append(msg)
 
     def summary(self):
-        workers, totals = {}, {"requests": 0, "bytes_sent": 0, "bytes_received": 0, "status": {}}
-        for r in self.responses:
-            w = workers.setdefault(r["pid"], {"requests": 0, "bytes_sent": 0, "bytes_received": 0, "status": {}})
-            for d in (w, totals):
-                d["requests"] += 1
-                d["bytes_sent"] += r["sent"]
-                d["bytes_received"] += r["received"]
-                d["status"][str(r["status"])] = d["status"].get(str(r["status"]), 0) + 1
+        workers, totals = per_worker(self.responses)
         return {"totals": totals, "workers": workers, "connections": self.connections,
                 "faults": self.faults, "looks_http_400": self.looks_http_400,
                 "unanswered_sent": self.unanswered_sent, "errors": self.errors,

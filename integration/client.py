@@ -105,17 +105,24 @@ def run_slice(args, work, results, errors, conns):
         conn.close()
 
 
-def summarize(results, errors, nconns):
+def per_worker(results):
+    """[{pid, status, sent, received}] -> (per-worker counts, totals), the summary's shape
+    that compare.py reads; every client of the integration tests writes it."""
     workers, totals = {}, {"requests": 0, "bytes_sent": 0, "bytes_received": 0, "status": {}}
     for r in results:
-        w = workers.setdefault(r["pid"], {"requests": 0, "bytes_sent": 0,
-                                          "bytes_received": 0, "status": {}})
+        w = workers.setdefault(str(r["pid"]), {"requests": 0, "bytes_sent": 0,
+                                               "bytes_received": 0, "status": {}})
         for d in (w, totals):
             d["requests"] += 1
-            d["bytes_sent"] += r["sent"]
-            d["bytes_received"] += r["received"]
+            d["bytes_sent"] += int(r["sent"])
+            d["bytes_received"] += int(r["received"])
             code = str(r["status"])
             d["status"][code] = d["status"].get(code, 0) + 1
+    return workers, totals
+
+
+def summarize(results, errors, nconns):
+    workers, totals = per_worker(results)
     return {"totals": totals, "workers": workers, "connections": nconns, "errors": errors}
 
 

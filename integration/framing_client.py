@@ -35,6 +35,8 @@ import socket
 import sys
 import time
 
+from client import per_worker
+
 BODY_SIZE = 5000
 
 
@@ -307,15 +309,7 @@ class Run:
                 self.held_last.append(order[-1][0])
 
     def summary(self, first=0):
-        workers = {}
-        totals = {"requests": 0, "bytes_sent": 0, "bytes_received": 0, "status": {}}
-        for r in self.requests[first:]:
-            w = workers.setdefault(r["pid"], {"requests": 0, "bytes_sent": 0, "bytes_received": 0, "status": {}})
-            for d in (w, totals):
-                d["requests"] += 1
-                d["bytes_sent"] += r["sent"]
-                d["bytes_received"] += r["received"]
-                d["status"][str(r["status"])] = d["status"].get(str(r["status"]), 0) + 1
+        workers, totals = per_worker(self.requests[first:])
         return {"totals": totals, "workers": workers, "connections": self.connections, "errors": self.errors,
                 "requests": self.requests[first:], "framings": self.framings, "held": len(self.held),
                 "held_last": self.held_last, "unanswered_pipelined": self.unanswered}

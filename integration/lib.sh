@@ -248,6 +248,9 @@ check_hooks() {
 
 scrape() { run curl -sf --max-time 10 -o "$1" "http://127.0.0.1:$OPORT/metrics" || fail "scrape of /metrics failed"; }
 
+# map_entries FILE MAP: gunicorn_observer_bpf_map_entries{map=MAP} in a scrape file
+map_entries() { awk -v k="gunicorn_observer_bpf_map_entries{map=\"$2\"}" '$1 == k {print $2}' "$1"; }
+
 log_lines() { if [ -f "$ACCESS_LOG" ]; then wc -l < "$ACCESS_LOG"; else echo 0; fi; }
 
 # sum of gunicorn_worker_requests_total of our master in a scrape file

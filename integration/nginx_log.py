@@ -14,6 +14,8 @@ import argparse
 import json
 import sys
 
+from client import per_worker
+
 
 def main():
     ap = argparse.ArgumentParser()
@@ -24,20 +26,16 @@ def main():
     a = ap.parse_args()
     with open(a.log) as f:
         lines = f.read().splitlines()[a.start:a.end]
-    workers, totals, requests, errors = {}, {"requests": 0, "bytes_sent": 0, "bytes_received": 0, "status": {}}, [], []
+    rows, requests, errors = [], [], []
     for line in lines:
         p = line.split("|")
         if len(p) != 6 or p[0] in ("", "-") or not all(x.isdigit() for x in p[1:4]):
             errors.append("nginx log line %r: not one upstream request with a worker" % line)
             continue
         pid, status, sent, received, method, uri = p
-        w = workers.setdefault(pid, {"requests": 0, "bytes_sent": 0, "bytes_received": 0, "status": {}})
-        for d in (w, totals):
-            d["requests"] += 1
-            d["bytes_sent"] += int(sent)
-            d["bytes_received"] += int(received)
-            d["status"][status] = d["status"].get(status, 0) + 1
+        rows.append({"pid": pid, "status": status, "sent": sent, "received": received})
         requests.append({"pid": pid, "status": int(status), "method": method, "path": uri.split("?")[0]})
+    workers, totals = per_worker(rows)
     s = {"totals": totals, "workers": workers, "requests": requests, "errors": errors}
     with open(a.out, "w") as f:
         json.dump(s, f, indent=1, sort_keys=True)

@@ -29,7 +29,6 @@ SECTION='' L0=0 CLIENTS=() BASE_PROCS=0
 metric() { # metric FILE NAME{LABELS}: the value of one self-metric series
     awk -v k="$2" '$1 == k {print $2; found = 1} END {if (!found) print ""}' "$1"
 }
-entries() { metric "$1" "gunicorn_observer_bpf_map_entries{map=\"$2\"}"; }
 
 # adv NAME SCENARIO ARGS...: run adv_client.py, its summary in $W/NAME.json
 adv() {
@@ -54,7 +53,7 @@ quiesce() {
     for _ in $(seq 150); do
         n=$(log_lines)
         if curl -sf --max-time 5 -o "$f" "http://127.0.0.1:$OPORT/metrics" && [ "$n" = "$prev" ] &&
-            [ "$(entries "$f" conns)" = 0 ] && [ "$(entries "$f" stash)" = 0 ] &&
+            [ "$(map_entries "$f" conns)" = 0 ] && [ "$(map_entries "$f" stash)" = 0 ] &&
             ! grep -q '^gunicorn_worker_in_flight_requests{.*} [1-9]' "$f"; then
             break
         fi
@@ -95,7 +94,7 @@ stop_master() {
 start_observer --match "$W" --no-pin
 scrape "$W/empty.txt"
 for m in conns stash procs; do
-    n=$(entries "$W/empty.txt" $m)
+    n=$(map_entries "$W/empty.txt" $m)
     if [ "$n" = 0 ]; then pass "baseline: bpf_map_entries{map=$m} is 0 with no Gunicorn"
     else fail "baseline: bpf_map_entries{map=$m} is '$n' with no Gunicorn, expected 0"; fi
 done
@@ -142,7 +141,7 @@ slow=$!
 sleep 0.5
 for _ in $(seq 20); do
     scrape "$W/worker-kill.mid.txt"
-    c=$(entries "$W/worker-kill.mid.txt" conns) st=$(entries "$W/worker-kill.mid.txt" stash)
+    c=$(map_entries "$W/worker-kill.mid.txt" conns) st=$(map_entries "$W/worker-kill.mid.txt" stash)
     [ "${c:-0}" -ge 8 ] && break
     sleep 0.1
 done

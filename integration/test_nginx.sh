@@ -6,7 +6,9 @@
 # %(D)s %(B)s %(m)s %(U)s') for counts per worker and status code, nginx's access log
 # ($upstream_bytes_sent, $upstream_bytes_received, $upstream_http_x_worker_pid) for the
 # bytes between nginx and Gunicorn, which are what the workers read and wrote.
-#  sync      sync workers, nginx's default upstream (HTTP/1.0, a connection per request)
+#  sync      sync workers, nginx's default upstream (HTTP/1.0, a connection per request);
+#            then close-delimited responses (a generator, no length), which the socket
+#            plane ends only by its sweep: exact in one scrape, no connection entry left
 #  gthread   --threads 4 --keep-alive 30, nginx `keepalive 8` with HTTP/1.1 upstream
 #  gevent    --keep-alive 30, the same pooled upstream
 #  preexisting  gthread behind the pooled upstream; the pool fills BEFORE the observer
@@ -187,6 +189,27 @@ wait_discovered
 start_nginx sync 0
 nclient sync --mix "$MIX" --post-sizes "$POSTS" --keepalive 10 --concurrency 4
 check_once sync 0 0 "$W/sync.json"
+# Close-delimited responses over the unix socket: Gunicorn answers nginx's HTTP/1.0
+# requests for a generator with no length and closes. A unix socket's close has no hook,
+# so on the socket plane these end only by the sweep the observer runs before it reads:
+# one scrape must still hold every one, bytes to the byte, and no connection entry left.
+L0=$(log_lines) N0=$(nlog_lines) NS=$((5 * K))
+for i in $(seq "$NS"); do
+    run curl -sf --max-time 10 -o /dev/null "http://127.0.0.1:$NPORT/chunked?n=20&size=$((100 * i))" ||
+        fail "sync-stream: curl $i through nginx failed"
+done
+await_log $((L0 + NS))
+await_nginx $((N0 + NS))
+scrape "$W/sync-stream-once.txt"
+TMO=30 run $PY "$HERE/nginx_log.py" --log "$NLOG" --from "$N0" --out "$W/sync-stream-upstream.json" \
+    > "$W/sync-stream-upstream.out" 2>&1 || fail "sync-stream: $(cat "$W/sync-stream-upstream.out")"
+say "sync-stream: close-delimited responses on the unix socket, one scrape right after the last access log line"
+compare routes --log "$ACCESS_LOG" --log-from "$L0" --client "$W/sync-stream-upstream.json" --what "sync-stream: nginx->gunicorn"
+compare full --before "$W/sync-once.txt" --metrics "$W/sync-stream-once.txt" --log "$ACCESS_LOG" --log-from "$L0" \
+    --client "$W/sync-stream-upstream.json" --master "$GPID"
+c=$(map_entries "$W/sync-stream-once.txt" conns)
+if [ "$c" = 0 ]; then pass "sync-stream: every closed unix connection ended: bpf_map_entries{map=conns} 0 at that scrape"
+else fail "sync-stream: bpf_map_entries{map=conns} is '$c' at that scrape, expected 0 (every connection is closed)"; fi
 stop_pid "$NPID"
 stop_pid "$GPID"
 

@@ -218,37 +218,23 @@ out:
 	free(keys);
 }
 
-/* Deletes the connections (syscall plane: keyed by go_fd_key) of the
- * workers in gone[], whose descriptors died with them. */
-static void delete_conns_of(int fd, const __u32 *gone, size_t ngone)
+struct gone_tgids {
+	const __u32 *v;
+	size_t n;
+};
+
+/* A syscall-plane connection (go_fd_key: the tgid in the key's low half) of
+ * a worker that is gone: its descriptors died with it. */
+static int of_gone(__u64 key, const struct go_conn *c, void *ctx)
 {
-	__u64 key, next, *prev = NULL, *keys = NULL;
-	size_t n = 0, cap = 0;
-	struct go_conn c;
+	const struct gone_tgids *g = ctx;
 
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &c) || c.keying != GO_KEY_FD)
-			continue;
-		for (size_t i = 0; i < ngone; i++) {
-			if (gone[i] != (__u32)key) /* go_fd_key: the tgid in the low half */
-				continue;
-			if (n == cap) {
-				__u64 *p = realloc(keys, (cap = cap ? cap * 2 : 64) * sizeof(*keys));
-
-				if (!p)
-					goto out;
-				keys = p;
-			}
-			keys[n++] = key;
-			break;
-		}
-	}
-out:
-	for (size_t i = 0; i < n; i++)
-		bpf_map_delete_elem(fd, &keys[i]);
-	free(keys);
+	if (c->keying != GO_KEY_FD)
+		return 0;
+	for (size_t i = 0; i < g->n; i++)
+		if (g->v[i] == (__u32)key)
+			return 1;
+	return 0;
 }
 
 /* Folds exited workers into their masters and removes their entries. */
@@ -278,8 +264,11 @@ static int retire(struct loader *l, struct registry *r, struct wlist *w)
 	if (ngone) {
 		delete_by_tgid(l->codes_fd, sizeof(struct go_code_key), gone, ngone);
 		/* the socket plane's sweep ends the connections of the dead */
-		if (l->plane == GO_PLANE_SYSCALL)
-			delete_conns_of(l->conns_fd, gone, ngone);
+		if (l->plane == GO_PLANE_SYSCALL) {
+			struct gone_tgids g = { gone, ngone };
+
+			loader_drop_conns(l, of_gone, &g);
+		}
 	}
 	free(gone);
 	return 0;
@@ -568,7 +557,7 @@ int collect(struct loader *l, struct registry *r, const struct go_config *c, str
 	int rc = -1;
 
 	memset(s, 0, sizeof(*s));
-	loader_sweep(l, 0); /* closed connections end before the read */
+	loader_sweep(l); /* closed connections end before the read */
 	s->bounds.dur = c->dur_bounds;
 	s->bounds.ndur = c->ndur;
 	s->bounds.size = c->size_bounds;

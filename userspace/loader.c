@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -133,35 +134,35 @@ static void set_pidns(struct observer_bpf *skel)
  * loaded: a read or a write runs one program instead of two. */
 static void choose_programs(struct loader *l)
 {
-	struct observer_bpf *sk = l->skel;
-	struct bpf_program *sock[] = { sk->progs.sock_recv, sk->progs.sock_send, sk->progs.sock_state,
-				       sk->progs.sweep_conns };
+	struct observer_bpf *skel = l->skel;
+	struct bpf_program *sock[] = { skel->progs.sock_recv, skel->progs.sock_send, skel->progs.sock_state,
+				       skel->progs.sweep_conns };
 	struct bpf_program *sys_exits[] = {
-		sk->progs.exit_read,    sk->progs.exit_recvfrom, sk->progs.exit_readv,
-		sk->progs.exit_recvmsg, sk->progs.exit_write,    sk->progs.exit_sendto,
-		sk->progs.exit_writev,  sk->progs.exit_sendmsg,  sk->progs.exit_sendfile,
+		skel->progs.exit_read,    skel->progs.exit_recvfrom, skel->progs.exit_readv,
+		skel->progs.exit_recvmsg, skel->progs.exit_write,    skel->progs.exit_sendto,
+		skel->progs.exit_writev,  skel->progs.exit_sendmsg,  skel->progs.exit_sendfile,
 	};
 	struct bpf_program *stashers[] = {
-		sk->progs.enter_read,    sk->progs.enter_recvfrom, sk->progs.enter_readv,
-		sk->progs.enter_recvmsg, sk->progs.enter_write,    sk->progs.enter_sendto,
-		sk->progs.enter_writev,  sk->progs.enter_sendmsg,  sk->progs.enter_sendfile,
+		skel->progs.enter_read,    skel->progs.enter_recvfrom, skel->progs.enter_readv,
+		skel->progs.enter_recvmsg, skel->progs.enter_write,    skel->progs.enter_sendto,
+		skel->progs.enter_writev,  skel->progs.enter_sendmsg,  skel->progs.enter_sendfile,
 	};
 	int sys = l->plane == GO_PLANE_SYSCALL;
 	int regs = sys && libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_task_pt_regs, NULL) == 1;
 
 	for (size_t i = 0; i < sizeof(sock) / sizeof(sock[0]); i++)
 		bpf_program__set_autoload(sock[i], !sys);
-	bpf_program__set_autoattach(sk->progs.sweep_conns, false);
+	bpf_program__set_autoattach(skel->progs.sweep_conns, false);
 	for (size_t i = 0; i < sizeof(sys_exits) / sizeof(sys_exits[0]); i++)
 		bpf_program__set_autoload(sys_exits[i], sys);
 	for (size_t i = 0; i < sizeof(stashers) / sizeof(stashers[0]); i++)
 		bpf_program__set_autoload(stashers[i], sys && !regs);
-	bpf_program__set_autoload(sk->progs.enter_close, sys);
-	bpf_program__set_autoload(sk->progs.enter_shutdown, sys);
-	sk->rodata->use_entry_regs = (__u8)regs;
+	bpf_program__set_autoload(skel->progs.enter_close, sys);
+	bpf_program__set_autoload(skel->progs.enter_shutdown, sys);
+	skel->rodata->use_entry_regs = (__u8)regs;
 	/* the stash is for the entry programs alone */
 	if (!sys || regs)
-		bpf_map__set_max_entries(sk->maps.stash, 1);
+		bpf_map__set_max_entries(skel->maps.stash, 1);
 }
 
 static void set_bounds(struct observer_bpf *skel, const struct go_config *c)
@@ -191,19 +192,18 @@ static int attach(struct loader *l)
 	return err;
 }
 
-/* Drops the entries another data plane left in the pinned connection map:
- * their keys mean nothing to this one. */
-static void purge_other_plane(struct loader *l)
+size_t loader_drop_conns(struct loader *l, int (*drop)(__u64 key, const struct go_conn *c, void *ctx),
+			 void *ctx)
 {
-	__u8 keying = l->plane == GO_PLANE_SOCKET ? GO_KEY_COOKIE : GO_KEY_FD;
 	__u64 key, next, *prev = NULL, *gone = NULL;
 	size_t n = 0, cap = 0;
 	struct go_conn c;
 
+	/* the keys first: deleting while walking a hash map restarts the walk */
 	while (bpf_map_get_next_key(l->conns_fd, prev, &next) == 0) {
 		key = next;
 		prev = &key;
-		if (bpf_map_lookup_elem(l->conns_fd, &key, &c) || c.keying == keying)
+		if (bpf_map_lookup_elem(l->conns_fd, &key, &c) || !drop(key, &c, ctx))
 			continue;
 		if (n == cap) {
 			__u64 *p = realloc(gone, (cap = cap ? cap * 2 : 256) * sizeof(*gone));
@@ -216,9 +216,16 @@ static void purge_other_plane(struct loader *l)
 	}
 	for (size_t i = 0; i < n; i++)
 		bpf_map_delete_elem(l->conns_fd, &gone[i]);
-	if (n)
-		log_info("dropped %zu connections another data plane was following", n);
 	free(gone);
+	return n;
+}
+
+/* Entries another data plane left in the pinned connection map: their keys
+ * mean nothing to this one. */
+static int other_plane(__u64 key, const struct go_conn *c, void *ctx)
+{
+	(void)key;
+	return c->keying != *(const __u8 *)ctx;
 }
 
 /* Events since which a sweep may find work (sock.bpf.c sweep_due), summed
@@ -236,16 +243,20 @@ static long long sweep_due(struct loader *l)
 	return sum;
 }
 
-int loader_sweep(struct loader *l, int force)
+#define SWEEP_AT_LEAST_S 10 /* whatever sweep_due says: a safety net */
+
+int loader_sweep(struct loader *l)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, opts);
 	__u64 args[1] = { 0 };
+	time_t now = time(NULL);
 	long long due;
 
 	if (l->sweep_fd < 0)
 		return 0;
 	due = sweep_due(l);
-	if (!force && due >= 0 && due == l->sweep_seen && l->skel->bss->sweep_left == 0)
+	if (due >= 0 && due == l->sweep_seen && l->skel->bss->sweep_left == 0 &&
+	    now - l->sweep_at < SWEEP_AT_LEAST_S)
 		return 0; /* nothing a sweep could end */
 	opts.ctx_in = args;
 	opts.ctx_size_in = sizeof(args);
@@ -254,6 +265,7 @@ int loader_sweep(struct loader *l, int force)
 		return -1;
 	}
 	l->sweep_seen = due;
+	l->sweep_at = now;
 	return (int)opts.retval;
 }
 
@@ -329,8 +341,13 @@ int loader_open(struct loader *l, const struct go_config *c, enum go_data_plane 
 	}
 	if (plane == GO_PLANE_SOCKET)
 		l->sweep_fd = bpf_program__fd(l->skel->progs.sweep_conns);
-	if (!l->pin.reused)
-		purge_other_plane(l);
+	if (!l->pin.reused) {
+		__u8 keying = plane == GO_PLANE_SOCKET ? GO_KEY_COOKIE : GO_KEY_FD;
+		size_t n = loader_drop_conns(l, other_plane, &keying);
+
+		if (n)
+			log_info("dropped %zu connections another data plane was following", n);
+	}
 	if (l->pin.dir[0])
 		l->saved_fd = saved_open(l->pin.dir);
 	return 0;

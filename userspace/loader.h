@@ -1,10 +1,12 @@
 /* loader.h - opening, configuring, loading and attaching the BPF side, and
- * the few map writes userspace makes (tracking processes). */
+ * the few map writes userspace makes (tracking processes, dropping
+ * connections, the sweep). */
 #ifndef GO_LOADER_H
 #define GO_LOADER_H
 
 #include <bpf/libbpf.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "config.h"
 #include "pin.h"
@@ -19,6 +21,7 @@ struct loader {
 	int procs_fd, conns_fd, stats_fd, codes_fd, drops_fd, msigs_fd, stash_fd;
 	int sweep_fd;         /* the socket plane's sweep program, -1 otherwise */
 	long long sweep_seen; /* sweep_due when the last sweep ran */
+	time_t sweep_at;      /* and when */
 	__u64 *worker_bits;   /* the worker_bits map, mapped: a bit per tracked worker's pid */
 	struct pin pin;       /* empty dir when nothing is pinned */
 	int saved_fd;         /* the masters' saved counters (saved.c), -1 when not pinned */
@@ -31,9 +34,13 @@ int loader_preflight(const struct go_config *c, enum go_data_plane *plane);
 int loader_open(struct loader *l, const struct go_config *c, enum go_data_plane plane,
 		ring_buffer_sample_fn on_event, void *ctx);
 /* Ends, in the kernel, the connections whose socket was closed unseen
- * (socket plane); returns how many, -1 on error. Unless forced it runs only
- * when one could have been (a unix connection, a reset) since the last. */
-int loader_sweep(struct loader *l, int force);
+ * (socket plane); returns how many, -1 on error. It runs only when one
+ * could have been (a unix connection, a reset) since the last run, or 10 s
+ * after it. */
+int loader_sweep(struct loader *l);
+/* Deletes the connection entries for which drop() says so; returns how many. */
+size_t loader_drop_conns(struct loader *l, int (*drop)(__u64 key, const struct go_conn *c, void *ctx),
+			 void *ctx);
 void loader_close(struct loader *l);
 /* Adds a master or worker to the kernel's filter (and a worker's stats). */
 int loader_track(struct loader *l, pid_t pid, pid_t master, int role);

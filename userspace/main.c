@@ -261,7 +261,6 @@ static void retire_now(struct observer *o)
 {
 	struct snapshot s;
 
-	loader_sweep(&o->ld, 1); /* whatever its counters say: a safety net */
 	if (collect(&o->ld, &o->tr.reg, &o->cfg, &s) == 0)
 		saved_store(o->ld.saved_fd, &o->tr.reg);
 	snapshot_free(&s);
@@ -314,7 +313,7 @@ static int run_loop(struct observer *o, int sfd)
 		/* a worker's closed unix sockets are seen by no hook: the sweep
 		 * keeps them from filling the connection map between reads */
 		if (now_seconds() >= next_sweep) {
-			loader_sweep(&o->ld, 0);
+			loader_sweep(&o->ld);
 			next_sweep = now_seconds() + SWEEP_INTERVAL_MS / 1000.0;
 		}
 		if (o->mirror && now_seconds() >= next_mirror) {
