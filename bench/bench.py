@@ -24,9 +24,16 @@ CPU time of the Gunicorn workers (schedstat) and of wrk per access-log line,
 the observer's own CPU and peak RSS, and its request count against Gunicorn's
 access log.
 
-Scale: idle masters x workers (1x8, 4x8, 8x32), the observer with each plane
-in turn: scrape time measured by the client and by
-gunicorn_observer_scrape_duration_seconds, exposition size, RSS.
+Scale: idle masters x workers (1x8, 4x8, 8x32, 20x50), the observer with
+each plane in turn: scrape time measured by the client and by
+gunicorn_observer_scrape_duration_seconds, exposition size, RSS, kernel
+memory.
+
+Memory (bench/memory.py): the cost of a request's counter updates with
+per-CPU and with shared maps (bench/counters.c); the kernel memory of the
+BPF maps in guests of 2, 64 and 192 vCPUs (vm/run.sh); a full node (64
+masters x 4 busy workers and 1000 idle ones, integration/test_full_node.sh
+--full): exact counts, scrape time, RSS.
 
 Prints the tables, writes results.md, results.json, results.dat and
 results.png (gnuplot) into --out. Cleans up, on every exit, only the
@@ -49,6 +56,8 @@ import tempfile
 import threading
 import time
 import urllib.request
+
+import memory
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -74,7 +83,7 @@ WORKLOADS = {
     "sync": ["--worker-class", "sync"],
     "gthread": ["--worker-class", "gthread", "--threads", "4", "--keep-alive", "5"],
 }
-SCALES = [(1, 8), (4, 8), (8, 32)]
+SCALES = [(1, 8), (4, 8), (8, 32), (20, 50)]
 STATS_SYSCTL = "/proc/sys/kernel/bpf_stats_enabled"
 # what the report needs of the command line, kept in results.json (--report-from)
 REPORT_ARGS = ("workloads", "planes", "rounds", "duration", "warmup", "connections", "scrapes", "gunicorn_cpus",
@@ -733,13 +742,16 @@ def scale_one(args, workdir, name, gs, masters, workers, plane):
            "client_ms": client, "self_ms": self_reported, "bytes": size,
            "rss_kib": status_kib(obs.pid, "VmRSS"), "hwm_kib": status_kib(obs.pid, "VmHWM"),
            "start_hwm_kib": start_hwm,
-           "series": sum(1 for line in text.splitlines() if line and not line.startswith("#"))}
+           "series": sum(1 for line in text.splitlines() if line and not line.startswith("#")),
+           "kernel_maps": {m.group(1): int(m.group(2)) for m in re.finditer(
+               r'^gunicorn_observer_bpf_memory_bytes\{map="([^"]+)"\} (\d+)$', text, re.M)}}
+    res["kernel_bytes"] = sum(res["kernel_maps"].values())
     obs.stop()
     say("   %dx%d %-7s: tracked %s workers, scrape median %.2f ms max %.2f ms (self-reported median %.2f max "
-        "%.2f), %d bytes, %d series, RSS %.1f MiB (peak while scraped %.1f, at start-up %.1f)" % (
+        "%.2f), %d bytes, %d series, RSS %.1f MiB (peak while scraped %.1f, at start-up %.1f), kernel %.1f MiB" % (
             masters, workers, plane, int(tracked or 0), statistics.median(client), max(client),
             statistics.median(self_reported), max(self_reported), size, res["series"],
-            res["rss_kib"] / 1024, res["hwm_kib"] / 1024, start_hwm / 1024))
+            res["rss_kib"] / 1024, res["hwm_kib"] / 1024, start_hwm / 1024, res["kernel_bytes"] / 1048576))
     return res
 
 
@@ -1301,16 +1313,17 @@ def scale_table(args, scales):
          "scrapes 20 ms apart, after 3 not counted; client time is connect to last byte):" % args.scrapes, "",
          "| masters x workers | data plane | tracked workers | scrape median ms (client) | max | median ms (self) | "
          "max | us per worker | exposition bytes | series | RSS MiB | peak RSS MiB while scraped | "
-         "start-up peak RSS MiB |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+         "start-up peak RSS MiB | kernel MiB |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for s in scales:
-        L.append("| %dx%d | %s | %d | %.2f | %.2f | %.2f | %.2f | %.1f | %d | %d | %.1f | %.1f | %.1f |" % (
+        L.append("| %dx%d | %s | %d | %.2f | %.2f | %.2f | %.2f | %.1f | %d | %d | %.1f | %.1f | %.1f | %s |" % (
             s["masters"], s["workers"], s.get("plane", "-"), int(s["tracked"] or 0), med(s["client_ms"]),
             max(s["client_ms"]), med(s["self_ms"]), max(s["self_ms"]), med(s["client_ms"]) * 1e3 / s["total"],
-            s["bytes"], s["series"], s["rss_kib"] / 1024, s["hwm_kib"] / 1024, s["start_hwm_kib"] / 1024))
+            s["bytes"], s["series"], s["rss_kib"] / 1024, s["hwm_kib"] / 1024, s["start_hwm_kib"] / 1024,
+            "%.2f" % (s["kernel_bytes"] / 1048576) if "kernel_bytes" in s else "-"))
     return L
 
 
-def targets(args, summary, obs, scales, by):
+def targets(args, summary, obs, scales, by, mem=None):
     T = ["| target | measured | limit | result |", "|---|---|---|---|"]
 
     def target(what, measured, limit, ok):
@@ -1388,7 +1401,7 @@ def targets(args, summary, obs, scales, by):
         sc = [s for s in scales if s.get("plane") == plane]
         big = [s for s in sc if s["total"] >= 256]
         if big:
-            s = big[-1]
+            s = big[0]  # the smallest at or above 256 workers: the target's
             target("scrape at %d workers (client, median), data plane %s" % (s["total"], plane),
                    "%.2f ms (max %.2f ms)" % (med(s["client_ms"]), max(s["client_ms"])), "<= 10 ms",
                    med(s["client_ms"]) <= 10)
@@ -1405,6 +1418,13 @@ def targets(args, summary, obs, scales, by):
             target("requests lost (access log - observer, every run), data plane %s" % plane,
                    "%d (events dropped: %d)" % (lost, dropped), "0",
                    lost == 0 and all(o["lost_runs"] == 0 for o in os_))
+    mem = mem or {}
+    for what, measured, limit, ok in memory.targets(mem.get("counters"), mem.get("node"), mem.get("cpus"),
+                                                    host_memory(scales)):
+        if ok is None:
+            beside(what, measured)
+        else:
+            target(what, measured, limit, ok)
     if len(T) > 2:
         T += ["", "A/A: in the same rounds, the second baseline run's ratio to the first (load), or the second "
               "no-observer bystander run's to the first: what noise alone gives. The bystander target is 1.00 "
@@ -1431,7 +1451,26 @@ def plane_lines(meta):
     return L
 
 
-def report(args, runs, scales, meta, floors=None, by=None):
+def host_memory(scales):
+    """This host's kernel memory figure, from the last scale run that has one."""
+    sc = [s for s in scales or [] if s.get("kernel_maps")]
+    if not sc:
+        return None
+    return {"cpus": os.cpu_count(), "kernel": platform.release(), "maps": sc[-1]["kernel_maps"],
+            "total": sc[-1]["kernel_bytes"]}
+
+
+def memory_lines(mem, scales):
+    L = []
+    for part in (memory.counter_lines(mem.get("counters")), memory.cpu_lines(mem.get("cpus") or [],
+                                                                          host_memory(scales)),
+                 memory.full_node_lines(mem.get("node"))):
+        if part:
+            L += [""] + part
+    return L
+
+
+def report(args, runs, scales, meta, floors=None, by=None, mem=None):
     summary = load_summary(args, runs)
     obs = observer_summary(args, runs)
     L = ["Machine: " + meta["machine"],
@@ -1465,7 +1504,8 @@ def report(args, runs, scales, meta, floors=None, by=None):
         L += [""] + bl
     if scales:
         L += [""] + scale_table(args, scales)
-    L += [""] + targets(args, summary, obs, scales, by)
+    L += memory_lines(mem or {}, scales)
+    L += [""] + targets(args, summary, obs, scales, by, mem)
     fl = floor_lines(floors, obs)
     if fl:
         L += [""] + fl
@@ -1509,7 +1549,8 @@ def report_again(args):
     CONFIGS[:] = d["meta"]["configs"]
     out = args.out or os.path.dirname(os.path.abspath(args.report_from))
     os.makedirs(out, exist_ok=True)
-    text, summary = report(args, d["runs"], d["scale"], d["meta"], d.get("floors"), d.get("bystander"))
+    text, summary = report(args, d["runs"], d["scale"], d["meta"], d.get("floors"), d.get("bystander"),
+                           d.get("memory"))
     text += wall_line(d["meta"])
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write(text)
@@ -1550,6 +1591,10 @@ def main():
                     help="GUNICORN_CPUS:WRK_CPUS for taskset in the load runs (auto: 0:1 on a host with 2 or "
                     "more CPUs, so that wrk and Gunicorn never share one; none: no pinning)")
     ap.add_argument("--no-scale", action="store_true")
+    ap.add_argument("--no-memory", action="store_true", help="skip the counter, guest and full-node figures")
+    ap.add_argument("--vm-cpus", default="2,64,192",
+                    help="vCPU counts of the guests whose kernel memory is measured (none: no guest)")
+    ap.add_argument("--scales", help="MASTERSxWORKERS,... instead of %s" % ",".join("%dx%d" % s for s in SCALES))
     ap.add_argument("--no-load", action="store_true")
     ap.add_argument("--observer", default=os.path.join(ROOT, "build", "gunicorn-observer"))
     ap.add_argument("--out", help="where results.md/.dat/.png go (default: bench/, a temporary one with --quick)")
@@ -1590,6 +1635,14 @@ def main():
         args.rounds, args.duration, args.scrapes = 2, 3, 20
         args.bystander_rounds, args.bystander_reps, args.bystander_loops = 2, 3, 100000
         scales = [(1, 8), (2, 8)]
+    if args.quick and args.vm_cpus == "2,64,192":
+        args.vm_cpus = "2,8"
+    args.vm_cpus = [] if args.vm_cpus == "none" else [int(x) for x in args.vm_cpus.split(",")]
+    if args.scales:
+        try:
+            scales = [tuple(int(x) for x in s.split("x")) for s in args.scales.split(",")]
+        except ValueError:
+            die("--scales %s: give MASTERSxWORKERS pairs, e.g. 8x32,20x50" % args.scales)
     args.bystander_cpus = args.wrk_cpus
     if os.geteuid() != 0:
         die("must run as root (BPF, bpf_stats_enabled)")
@@ -1701,6 +1754,25 @@ def main():
         for m, w in scales:
             scale_res += run_scale(args, workdir, m, w)
         phase("scale", tp)
+    mem = {}
+    if not args.no_memory:
+        tp = time.monotonic()
+        say("== memory: counter updates (bench/counters.c)")
+        err = memory.build_counters(workdir)
+        if err:
+            die(err)
+        mem["counters"] = memory.measure_counters(workdir)
+        for line in memory.counter_lines(mem["counters"])[4:]:
+            say("   " + line)
+        if args.vm_cpus:
+            say("== memory: kernel memory in guests of %s vCPUs (vm/run.sh)" % ",".join(map(str, args.vm_cpus)))
+            mem["cpus"] = memory.run_cpus(args.observer, args.vm_cpus)
+            for r in mem["cpus"]:
+                say("   %d vCPUs: %s" % (r["smp"], r.get("error") or "%.2f MiB" % (r["total"] / 1048576)))
+        say("== memory: full node (integration/test_full_node.sh %s)" % ("--quick" if args.quick else "--full"))
+        mem["node"] = memory.run_full_node(args.observer, args.quick)
+        say("   " + " ".join(memory.full_node_lines(mem["node"])))
+        phase("memory", tp)
     meta["others_after"] = others()[0]
     meta["load_after"] = " ".join(open("/proc/loadavg").read().split(" ")[:3])
     meta["wall_s"] = time.monotonic() - t_start
@@ -1708,8 +1780,9 @@ def main():
     meta["configs"] = list(CONFIGS)
     # the raw results first: a report that fails can be made again with --report-from
     with open(os.path.join(out, "results.json"), "w") as f:
-        json.dump({"meta": meta, "runs": runs, "scale": scale_res, "bystander": by, "floors": floors}, f, indent=1)
-    text, summary = report(args, runs, scale_res, meta, floors, by)
+        json.dump({"meta": meta, "runs": runs, "scale": scale_res, "bystander": by, "floors": floors,
+                   "memory": mem}, f, indent=1)
+    text, summary = report(args, runs, scale_res, meta, floors, by, mem)
     text += wall_line(meta)
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write(text)

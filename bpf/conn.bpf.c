@@ -21,20 +21,20 @@ __noinline int go_frame_scan_block(struct go_frame *f, const struct go_frame_blk
 static __always_inline void add_bucket(__u64 *buckets, __u32 i, __u32 max)
 {
 	if (i < max)
-		buckets[i] += 1;
+		add(&buckets[i], 1);
 }
 
 /* Folds the request of c that was just answered into its worker's aggregates s. */
 static __always_inline void record_request(struct go_worker_stats *s, struct go_conn *c)
 {
 	struct go_code_key ck = { .tgid = c->tgid, .code = go_frame_code(&c->frame) };
-	__u64 dur = c->last_send_ns - c->req_start_ns, one = 1, *n;
+	__u64 dur = c->last_send_ns - c->req_start_ns;
 	__u32 i;
 
-	s->requests += 1;
-	s->dur_sum_ns += dur;
-	s->req_bytes_sum += c->req_bytes;
-	s->resp_bytes_sum += c->resp_bytes;
+	add(&s->requests, 1);
+	add(&s->dur_sum_ns, dur);
+	add(&s->req_bytes_sum, c->req_bytes);
+	add(&s->resp_bytes_sum, c->resp_bytes);
 	i = go_bucket_index(dur_bounds_ns, n_dur_bounds, GO_MAX_DUR_BOUNDS, dur);
 	add_bucket(s->dur_buckets, i, GO_MAX_DUR_BOUNDS + 1);
 	i = go_bucket_index(size_bounds, n_size_bounds, GO_MAX_SIZE_BOUNDS, c->req_bytes);
@@ -42,12 +42,8 @@ static __always_inline void record_request(struct go_worker_stats *s, struct go_
 	i = go_bucket_index(size_bounds, n_size_bounds, GO_MAX_SIZE_BOUNDS, c->resp_bytes);
 	add_bucket(s->resp_buckets, i, GO_MAX_SIZE_BOUNDS + 1);
 	if (ck.code >= 500 && ck.code <= 599)
-		s->failed_5xx += 1;
-	n = bpf_map_lookup_elem(&codes, &ck);
-	if (n)
-		*n += 1;
-	else if (bpf_map_update_elem(&codes, &ck, &one, BPF_NOEXIST))
-		count_drop(GO_DROP_CODE_MAP_FULL);
+		add(&s->failed_5xx, 1);
+	count_key(&codes, &ck, GO_DROP_CODE_MAP_FULL);
 }
 
 __noinline int go_conn_finish(struct go_conn *c)
@@ -68,10 +64,10 @@ __noinline int go_conn_finish(struct go_conn *c)
 	else if (c->state == GO_CONN_RESPONSE && !c->send_failed)
 		record_request(s, c);
 	else if (c->state == GO_CONN_RESPONSE)
-		s->aborted += 1;
+		add(&s->aborted, 1);
 	else {
-		s->aborted += 1;
-		s->in_flight -= 1;
+		add(&s->aborted, 1);
+		add((__u64 *)&s->in_flight, -1);
 	}
 	conn_idle(c);
 	return 0;

@@ -71,7 +71,7 @@ static __always_inline void conn_read(struct go_conn *c, __u32 tgid, long ret, i
 		/* the rest of a body the app did not read, drained after its
 		 * response: the request's bytes still, though it is counted */
 		if (s)
-			s->req_bytes_sum += ret;
+			add(&s->req_bytes_sum, ret);
 		return;
 	}
 	conn_finish(c); /* a response that was still going: the client moved on */
@@ -86,7 +86,7 @@ static __always_inline void conn_read(struct go_conn *c, __u32 tgid, long ret, i
 	c->implicit = 0;
 	go_frame_init(&c->frame, method == GO_METHOD_HEAD);
 	if (s)
-		s->in_flight += 1;
+		add((__u64 *)&s->in_flight, 1);
 	else
 		count_drop(GO_DROP_STATS_MISSING);
 }
@@ -100,7 +100,7 @@ static __always_inline void conn_frame_event(struct go_conn *c, int ev)
 		c->state = GO_CONN_RESPONSE;
 		s = bpf_map_lookup_elem(&stats, &c->tgid);
 		if (s)
-			s->in_flight -= 1;
+			add((__u64 *)&s->in_flight, -1);
 	}
 	if (c->state == GO_CONN_RESPONSE && c->implicit && c->frame.st == GO_FR_NOT_HTTP) {
 		/* bytes after a response that do not open another: not a request */

@@ -36,9 +36,13 @@ struct {
 	__type(value, struct go_conn);
 } conns SEC(".maps") __weak;
 
-/* Per worker aggregates; created when a worker is tracked. */
+/* Per worker aggregates; created when a worker is tracked. One entry for
+ * all CPUs, added to atomically: a worker's counters are written by that
+ * worker alone, so the cache line rarely moves, and the map's size does not
+ * grow with the CPU count (bench/counters.c measures both choices). Sized
+ * by --max-workers. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, GO_MAX_WORKERS);
 	__type(key, __u32);
 	__type(value, struct go_worker_stats);
@@ -86,9 +90,9 @@ struct {
 	__type(value, struct go_worker_stats);
 } stats_zero SEC(".maps") __weak;
 
-/* Responses by worker and status code. */
+/* Responses by worker and status code; shared and atomic, as stats. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, GO_MAX_CODES);
 	__type(key, struct go_code_key);
 	__type(value, __u64);
@@ -96,7 +100,7 @@ struct {
 
 /* Events that could not be counted, by enum go_drop_reason. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, GO_DROP_MAX);
 	__type(key, __u32);
 	__type(value, __u64);
@@ -146,12 +150,34 @@ static __always_inline __u32 current_tgid(void)
 	return task_tgid((struct task_struct *)bpf_get_current_task());
 }
 
+/* Adds v to a counter that other CPUs may add to at the same time. */
+static __always_inline void add(__u64 *p, __u64 v)
+{
+	__sync_fetch_and_add(p, v);
+}
+
 static __always_inline void count_drop(__u32 reason)
 {
 	__u64 *n = bpf_map_lookup_elem(&drops, &reason);
 
 	if (n)
-		*n += 1;
+		add(n, 1);
+}
+
+/* Adds one to the counter at key in hash map m, creating it; reason: the
+ * drop counted when m is full. Another CPU may create it first. */
+static __always_inline void count_key(void *m, const void *key, __u32 reason)
+{
+	__u64 one = 1, *n = bpf_map_lookup_elem(m, key);
+
+	if (!n && !bpf_map_update_elem(m, key, &one, BPF_NOEXIST))
+		return;
+	if (!n)
+		n = bpf_map_lookup_elem(m, key);
+	if (n)
+		add(n, 1);
+	else
+		count_drop(reason);
 }
 
 /* Reserves a process event; the caller fills what else it knows and

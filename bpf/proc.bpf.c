@@ -27,7 +27,7 @@ static __always_inline void create_stats(__u32 tgid, __u32 master)
 	if (!z)
 		return;
 	if (bpf_map_update_elem(&stats, &tgid, z, BPF_ANY)) {
-		count_drop(GO_DROP_PROC_MAP_FULL);
+		count_drop(GO_DROP_STATS_MAP_FULL);
 		return;
 	}
 	s = bpf_map_lookup_elem(&stats, &tgid);

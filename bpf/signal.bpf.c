@@ -37,15 +37,10 @@ int BPF_PROG(on_signal_deliver, int sig, struct kernel_siginfo *info, struct k_s
 {
 	struct go_sig_key key = { .tgid = current_tgid(), .sig = (__u32)sig };
 	struct go_proc *p = bpf_map_lookup_elem(&procs, &key.tgid);
-	__u64 one = 1, *n;
 
 	if (!p || p->role != GO_ROLE_MASTER)
 		return 0;
-	n = bpf_map_lookup_elem(&msigs, &key);
-	if (n)
-		__sync_fetch_and_add(n, 1);
-	else if (bpf_map_update_elem(&msigs, &key, &one, BPF_NOEXIST))
-		count_drop(GO_DROP_PROC_MAP_FULL);
+	count_key(&msigs, &key, GO_DROP_SIGNAL_MAP_FULL);
 	return 0;
 }
 

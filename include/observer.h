@@ -15,12 +15,18 @@
 #define GO_MAX_SIZE_BOUNDS 23 /* size bucket bounds; one more bucket for +Inf */
 #define GO_COMM_LEN        16
 
-#define GO_MAX_PROCS   16384
-#define GO_MAX_WORKERS 4096 /* stats entries: preallocated per CPU, so kept small */
-#define GO_MAX_CONNS   65536
-#define GO_MAX_CODES   16384
-#define GO_MAX_STASH   16384
-#define GO_MAX_MSIGS   4096
+/* Defaults; the loader sizes the per-worker maps from --max-workers (W):
+ * stats W, codes GO_CODES_PER_WORKER * W, procs GO_PROCS_PER_WORKER * W
+ * (masters and workers), msigs W. */
+#define GO_MAX_WORKERS       4096
+#define GO_MAX_WORKERS_LIMIT 262144 /* the most --max-workers takes */
+#define GO_CODES_PER_WORKER  4
+#define GO_PROCS_PER_WORKER  2
+#define GO_MAX_PROCS         (GO_PROCS_PER_WORKER * GO_MAX_WORKERS)
+#define GO_MAX_CONNS         65536
+#define GO_MAX_CODES         (GO_CODES_PER_WORKER * GO_MAX_WORKERS)
+#define GO_MAX_STASH         16384
+#define GO_MAX_MSIGS         GO_MAX_WORKERS
 /* pids are below PID_MAX_LIMIT (2^22 on 64-bit): one bit each */
 #define GO_PID_LIMIT 4194304
 #define GO_PID_WORDS (GO_PID_LIMIT / 64)
@@ -74,9 +80,9 @@ struct go_conn {
 	__u8 pad[5];
 };
 
-/* Per worker aggregates, in a per-CPU hash keyed by worker tgid. Counters
- * only grow; in_flight is a signed sum across CPUs. Buckets are not
- * cumulative: userspace accumulates them. */
+/* Per worker aggregates, in a hash keyed by worker tgid, added to
+ * atomically. Counters only grow. Buckets are not cumulative: userspace
+ * accumulates them. */
 struct go_worker_stats {
 	__u32 master;
 	__u32 pad;
@@ -92,7 +98,7 @@ struct go_worker_stats {
 	__u64 resp_buckets[GO_MAX_SIZE_BOUNDS + 1];
 };
 
-/* Responses by status code, in a per-CPU hash. */
+/* Responses by worker and status code. */
 struct go_code_key {
 	__u32 tgid;
 	__u32 code;
@@ -107,6 +113,8 @@ enum go_drop_reason {
 	GO_DROP_PROC_MAP_FULL,
 	GO_DROP_RINGBUF_FULL,
 	GO_DROP_READ_FAILED,
+	GO_DROP_STATS_MAP_FULL,  /* a worker's aggregates could not be created: --max-workers */
+	GO_DROP_SIGNAL_MAP_FULL, /* a master's signal could not be counted */
 	GO_DROP_MAX,
 };
 

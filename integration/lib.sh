@@ -39,7 +39,11 @@ parse_args() {
             --quick) QUICK=1 ;;
             --ci) CI=1 ;;
             -v|--verbose) VERBOSE=1 ;;
-            *) echo "usage: $0 [--quick] [--ci]   (env: VERBOSE=1 OBSERVER=path KEEP=1)"; exit 2 ;;
+            *) # a script may take more: its script_arg ARG returns 0 for one it knows
+                if ! declare -F script_arg > /dev/null || ! script_arg "$a"; then
+                    echo "usage: $0 [--quick] [--ci]${SCRIPT_USAGE:+ $SCRIPT_USAGE}   (env: VERBOSE=1 OBSERVER=path KEEP=1)"
+                    exit 2
+                fi ;;
         esac
     done
 }

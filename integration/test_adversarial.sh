@@ -16,6 +16,7 @@
 #           SIGKILLed and its orphaned workers die: its series and map entries go
 #  a connection map of 64 entries (--max-connections 64) and more connections open at
 #  once: the excess is counted as conn_map_full drops, the rest exactly, nothing leaks
+#  room for 3 workers (--max-workers 3) and 5 workers: 3 exact, the others as drops
 # Usage: sudo ./test_adversarial.sh [--quick] [--ci]
 . "$(dirname "$0")/lib.sh"
 parse_args "$@"
@@ -245,6 +246,45 @@ client "$W/after-full.json" --mix "/:$((10 * K)),/echo:$((4 * K))" --concurrency
 CLIENTS+=(--client "$W/after-full.json")
 end --per-worker --drops conn_map_full=0:0 --aborted 0:0
 promtool_check "$W/maxconn-after.after.txt"
+
+## fewer stats entries than workers ---------------------------------------------
+# 5 workers, room for 3: the first 3 forked count exactly; the 2 others count as
+# stats_map_full when tracked and as stats_missing for each of their requests.
+say "observer restarted with --max-workers 3"
+stop_master
+stop_pid "$OPID"
+start_observer --match "$W" --no-pin --max-workers 3
+ACCESS_LOG=$W/access-maxworkers.log GUNICORN_LOG=$W/gunicorn-maxworkers.log
+start_gunicorn 5 -k sync
+client "$W/maxworkers.json" --mix "/:$((40 * K))" --concurrency 5
+await_log "$(client_total "$W/maxworkers.json")"
+sleep 1
+scrape "$W/maxworkers.txt"
+out=$(PYTHONPATH=$HERE $PY - "$W/maxworkers.txt" "$ACCESS_LOG" "$GPID" <<'PY'
+import collections, sys
+from compare import parse_log, parse_metrics
+s = parse_metrics(sys.argv[1])
+log = collections.Counter(r[0] for r in parse_log(sys.argv[2], 0, None))
+one = {(n, l.get("map") or l.get("reason")): v for n, l, v in s if set(l) <= {"map", "reason"}}
+got = {l["worker_pid"]: v for n, l, v in s if n == "gunicorn_worker_requests_total" and l.get("master_pid") == sys.argv[3]}
+def check(ok, msg):
+    print(("PASS: " if ok else "FAIL: ") + "max-workers: " + msg)
+for m, want in (("stats", 3), ("procs", 6), ("codes", 12), ("msigs", 3)):
+    cap = one.get(("gunicorn_observer_bpf_map_capacity", m))
+    check(cap == want, "bpf_map_capacity{map=%s} %s, expected %d" % (m, cap, want))
+check(one.get(("gunicorn_observer_bpf_map_entries", "stats")) == 3, "bpf_map_entries{map=stats} %s, expected 3"
+      % one.get(("gunicorn_observer_bpf_map_entries", "stats")))
+check(len(got) == 3, "%d workers with series, expected 3" % len(got))
+for pid, v in sorted(got.items()):
+    check(v == log[pid], "worker %s requests_total %g, log %d" % (pid, v, log[pid]))
+full = one.get(("gunicorn_observer_events_dropped_total", "stats_map_full"), 0)
+check(full >= 2, "stats_map_full %g, expected at least 2 (one per worker left out)" % full)
+left = sum(n for pid, n in log.items() if pid not in got)
+miss = one.get(("gunicorn_observer_events_dropped_total", "stats_missing"), 0)
+check(miss >= left, "stats_missing %g, at least the %d requests of the workers left out" % (miss, left))
+PY
+)
+tally "max-workers check" "$?" "$out"
 say "totals: $($PY -c '
 import glob, json, sys
 t = {"connections": 0, "responses": 0, "faults": 0}

@@ -43,6 +43,11 @@ expect_error "bad data plane" 2 "--data-plane 'kprobe' is unknown: use auto, soc
     "$OBSERVER" --data-plane kprobe
 expect_error "bad GUNICORN_OBSERVER_DATA_PLANE" 2 "GUNICORN_OBSERVER_DATA_PLANE='fast' is unknown" \
     env GUNICORN_OBSERVER_DATA_PLANE=fast "$OBSERVER"
+expect_error "bad max workers" 2 "--max-workers '0' is not a whole number of workers from 1 to 262144" \
+    "$OBSERVER" --max-workers 0
+expect_error "bad GUNICORN_OBSERVER_MAX_WORKERS" 2 \
+    "GUNICORN_OBSERVER_MAX_WORKERS='lots' is not a whole number of workers" \
+    env GUNICORN_OBSERVER_MAX_WORKERS=lots "$OBSERVER"
 expect_error "extra argument" 2 "unexpected argument 'stray'" "$OBSERVER" stray
 expect_error "bad PROMETHEUS_METRICS_PORT" 2 "PROMETHEUS_METRICS_PORT='x1' is not a port" \
     env PROMETHEUS_METRICS_PORT=x1 "$OBSERVER"

@@ -94,6 +94,7 @@ observer:
   pin: false  # file $F:43
   pin_dir: "/sys/fs/bpf/shop"  # file $F:44
   max_connections: 65536  # default
+  max_workers: 4096  # default
   data_plane: auto  # default
 EOF
 }
@@ -184,7 +185,8 @@ ENVSET=(PROMETHEUS_BIND_ADDRESS=::1 PROMETHEUS_METRICS_PORT=9292 REDIS_ENABLED=t
     REDIS_TTL_DISABLED=true GUNICORN_OBSERVER_PIDS=11,12 GUNICORN_OBSERVER_MATCH=env-match
     GUNICORN_OBSERVER_STUCK_THRESHOLD=3 GUNICORN_OBSERVER_LOG_LEVEL=debug GUNICORN_OBSERVER_MIRROR_INTERVAL=4
     GUNICORN_OBSERVER_DURATION_BUCKETS=0.01,0.1,1 GUNICORN_OBSERVER_SIZE_BUCKETS=512,8192
-    GUNICORN_OBSERVER_PIN=true GUNICORN_OBSERVER_PIN_DIR=/sys/fs/bpf/env-dir GUNICORN_OBSERVER_DATA_PLANE=syscall)
+    GUNICORN_OBSERVER_PIN=true GUNICORN_OBSERVER_PIN_DIR=/sys/fs/bpf/env-dir GUNICORN_OBSERVER_DATA_PLANE=syscall
+    GUNICORN_OBSERVER_MAX_WORKERS=2048)
 cat > "$W/want_env.txt" << 'EOF'
 # effective configuration of gunicorn-observer: value  # source
 exporter:
@@ -220,6 +222,7 @@ observer:
   pin: true  # env GUNICORN_OBSERVER_PIN
   pin_dir: "/sys/fs/bpf/env-dir"  # env GUNICORN_OBSERVER_PIN_DIR
   max_connections: 65536  # default
+  max_workers: 2048  # env GUNICORN_OBSERVER_MAX_WORKERS
   data_plane: syscall  # env GUNICORN_OBSERVER_DATA_PLANE
 EOF
 observe "$W/p_env.out" "$W/p_env.err" env "${ENVSET[@]}" "$OBSERVER" -c "$PYFILE" --print-config
@@ -235,7 +238,7 @@ FLAGS=(--listen 127.0.0.1:9393 --redis-enabled false --redis-host flag-redis --r
     --redis-password-file "$W/redis-password" --redis-key-prefix flagprefix --redis-ttl-seconds 1200
     --redis-ttl-disabled false --pid 21 --pid 22 --match flag-match --stuck-threshold 4 --log-level error
     --mirror-interval 6 --duration-buckets 0.02,0.2,2 --size-buckets 1024,16384 --no-pin
-    --pin-dir /sys/fs/bpf/flag-dir --data-plane socket)
+    --pin-dir /sys/fs/bpf/flag-dir --data-plane socket --max-workers 1024)
 cat > "$W/want_flag.txt" << EOF
 # effective configuration of gunicorn-observer: value  # source
 exporter:
@@ -271,6 +274,7 @@ observer:
   pin: false  # flag --pin
   pin_dir: "/sys/fs/bpf/flag-dir"  # flag --pin-dir
   max_connections: 65536  # default
+  max_workers: 1024  # flag --max-workers
   data_plane: socket  # flag --data-plane
 EOF
 observe "$W/p_flag.out" "$W/p_flag.err" env "${ENVSET[@]}" "$OBSERVER" -c "$PYFILE" "${FLAGS[@]}" --print-config

@@ -59,6 +59,7 @@ static const char *const env_names[S_COUNT] = {
 	[S_DUR] = "GUNICORN_OBSERVER_DURATION_BUCKETS",
 	[S_SIZE] = "GUNICORN_OBSERVER_SIZE_BUCKETS",
 	[S_MAXCONN] = "GUNICORN_OBSERVER_MAX_CONNECTIONS",
+	[S_MAXWORKERS] = "GUNICORN_OBSERVER_MAX_WORKERS",
 	[S_PLANE] = "GUNICORN_OBSERVER_DATA_PLANE",
 	[S_PIN] = "GUNICORN_OBSERVER_PIN",
 	[S_PINDIR] = "GUNICORN_OBSERVER_PIN_DIR",
@@ -178,6 +179,25 @@ static void set_bad(struct go_config *c, enum setting_id id, const char *text, c
 		fail_msg("%s '%s': message '%s', want '%s'", settings[id].yaml, text, err, want);
 }
 
+/* A count setting id, held in *v: 1 to max taken, anything else refused with msg. */
+static void check_count(struct go_config *c, enum setting_id id, const unsigned *v, unsigned max,
+			const char *msg)
+{
+	char text[32];
+
+	set_ok(c, id, "1");
+	assert_true(*v == 1);
+	snprintf(text, sizeof(text), "%u", max);
+	set_ok(c, id, text);
+	assert_true(*v == max);
+	set_ok(c, id, "64");
+	snprintf(text, sizeof(text), "%u", max + 1);
+	for (const char *const *bad = (const char *const[]){ "0", text, "1.5", "-3", "many", "", NULL }; *bad;
+	     bad++)
+		set_bad(c, id, *bad, msg);
+	assert_true(*v == 64);
+}
+
 static void fresh(struct go_config *c, struct go_sources *src)
 {
 	config_defaults(c, src);
@@ -212,6 +232,7 @@ static void assert_all_good(const struct go_config *c)
 	assert_int_equal(c->pin, 0);
 	assert_string_equal(c->pin_dir, "/sys/fs/bpf/shop");
 	assert_int_equal(c->max_conns, 4096);
+	assert_int_equal(c->max_workers, 512);
 	assert_int_equal(c->data_plane, GO_PLANE_SYSCALL);
 	assert_string_equal(c->tls_cert, "/etc/go/cert.pem");
 	assert_string_equal(c->tls_key, "/etc/go/key.pem");
@@ -253,6 +274,7 @@ static void assert_config_equal_but_password(const struct go_config *a, const st
 	assert_int_equal(a->pin, b->pin);
 	assert_string_equal(a->pin_dir, b->pin_dir);
 	assert_int_equal(a->max_conns, b->max_conns);
+	assert_int_equal(a->max_workers, b->max_workers);
 	assert_string_equal(a->tls_cert, b->tls_cert);
 	assert_string_equal(a->tls_key, b->tls_key);
 	assert_string_equal(a->auth_user, b->auth_user);
@@ -676,6 +698,7 @@ static void test_set_seconds(void **state)
 	static const char *const stuck = "is not a number of seconds: use e.g. 15 or 0.5 (0: from --timeout)";
 	static const char *const mirror = "is not a number of seconds from 0.1 to 3600";
 	static const char *const maxconn = "is not a whole number of connections from 1 to 4194304";
+	static const char *const maxworkers = "is not a whole number of workers from 1 to 262144";
 	struct go_config c;
 	struct go_sources src;
 
@@ -710,18 +733,9 @@ static void test_set_seconds(void **state)
 	assert_true(c.redis.interval_s == 2.5);
 
 	assert_true(c.max_conns == GO_MAX_CONNS);
-	set_ok(&c, S_MAXCONN, "1");
-	assert_true(c.max_conns == 1);
-	set_ok(&c, S_MAXCONN, "4194304");
-	assert_true(c.max_conns == 4194304);
-	set_ok(&c, S_MAXCONN, "64");
-	set_bad(&c, S_MAXCONN, "0", maxconn);
-	set_bad(&c, S_MAXCONN, "4194305", maxconn);
-	set_bad(&c, S_MAXCONN, "1.5", maxconn);
-	set_bad(&c, S_MAXCONN, "-3", maxconn);
-	set_bad(&c, S_MAXCONN, "many", maxconn);
-	set_bad(&c, S_MAXCONN, "", maxconn);
-	assert_true(c.max_conns == 64);
+	check_count(&c, S_MAXCONN, &c.max_conns, 4194304, maxconn);
+	assert_true(c.max_workers == GO_MAX_WORKERS);
+	check_count(&c, S_MAXWORKERS, &c.max_workers, 262144, maxworkers);
 }
 
 static void test_set_pin_dir(void **state)
@@ -1054,6 +1068,7 @@ static void test_flag_every_setting(void **state)
 		{ "pin", "no", S_PIN },
 		{ "pin-dir", "/sys/fs/bpf/shop", S_PINDIR },
 		{ "max-connections", "4096", S_MAXCONN },
+		{ "max-workers", "512", S_MAXWORKERS },
 		{ "data-plane", "syscall", S_PLANE },
 		{ "tls-cert", "/etc/go/cert.pem", S_TLSCERT },
 		{ "tls-key", "/etc/go/key.pem", S_TLSKEY },
@@ -1116,6 +1131,7 @@ static void test_env_every_name(void **state)
 		[S_DUR] = "0.005,0.05,0.5,5",
 		[S_SIZE] = "100 1000 10000",
 		[S_MAXCONN] = "4096",
+		[S_MAXWORKERS] = "512",
 		[S_PIN] = "false",
 		[S_PINDIR] = "/sys/fs/bpf/shop",
 		[S_TLSCERT] = "/etc/go/cert.pem",
@@ -1294,19 +1310,21 @@ static const char full_file[] = "# the Python exporter's file, and the observer'
 				"    per_ip_connection_limit: 4\n"                           /* 42 */
 				"    connection_timeout: 5\n"                                /* 43 */
 				"  max_connections: 4096\n"                                  /* 44 */
-				"  data_plane: syscall\n";                                   /* 45 */
+				"  data_plane: syscall\n"                                    /* 45 */
+				"  max_workers: 512\n";                                      /* 46 */
 
 static void test_file_every_setting(void **state)
 {
 	/* the line of each value; a block sequence starts at its first item */
 	static const int lines[S_COUNT] = {
-		[S_PORT] = 4,     [S_BIND] = 5,         [S_REDIS] = 12,    [S_RHOST] = 13,
-		[S_RPORT] = 14,   [S_RDB] = 15,         [S_RPASS] = 16,    [S_RPREFIX] = 17,
-		[S_RTTL] = 18,    [S_RNOTTL] = 19,      [S_PIDS] = 23,     [S_MATCH] = 24,
-		[S_STUCK] = 25,   [S_LEVEL] = 26,       [S_INTERVAL] = 27, [S_DUR] = 29,
-		[S_SIZE] = 31,    [S_PIN] = 34,         [S_PINDIR] = 35,   [S_TLSCERT] = 37,
-		[S_TLSKEY] = 38,  [S_AUTHUSER] = 39,    [S_AUTHFILE] = 40, [S_CONNLIMIT] = 41,
-		[S_IPLIMIT] = 42, [S_CONNTIMEOUT] = 43, [S_MAXCONN] = 44,  [S_PLANE] = 45,
+		[S_PORT] = 4,        [S_BIND] = 5,         [S_REDIS] = 12,    [S_RHOST] = 13,
+		[S_RPORT] = 14,      [S_RDB] = 15,         [S_RPASS] = 16,    [S_RPREFIX] = 17,
+		[S_RTTL] = 18,       [S_RNOTTL] = 19,      [S_PIDS] = 23,     [S_MATCH] = 24,
+		[S_STUCK] = 25,      [S_LEVEL] = 26,       [S_INTERVAL] = 27, [S_DUR] = 29,
+		[S_SIZE] = 31,       [S_PIN] = 34,         [S_PINDIR] = 35,   [S_TLSCERT] = 37,
+		[S_TLSKEY] = 38,     [S_AUTHUSER] = 39,    [S_AUTHFILE] = 40, [S_CONNLIMIT] = 41,
+		[S_IPLIMIT] = 42,    [S_CONNTIMEOUT] = 43, [S_MAXCONN] = 44,  [S_PLANE] = 45,
+		[S_MAXWORKERS] = 46,
 	};
 	const char *path = write_file("full.yaml", full_file);
 	char want[1024];
@@ -1865,6 +1883,7 @@ static void test_print_defaults(void **state)
 	    "  pin: true  # default\n"
 	    "  pin_dir: \"/sys/fs/bpf/gunicorn-observer\"  # default\n"
 	    "  max_connections: 65536  # default\n"
+	    "  max_workers: 4096  # default\n"
 	    "  data_plane: auto  # default\n";
 	char path[160];
 	struct go_config c;

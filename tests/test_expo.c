@@ -1117,6 +1117,225 @@ static void test_render_appends(void **state)
 	sb_free(&sb);
 }
 
+/* ---------------------------------------------------------------------------
+ * The stream: the same bytes as expo_render, a piece at a time.
+ */
+
+static const struct bpf_mem many_mem[] = { { "conns", 123456 }, { "we\"ird", 42 }, { "programs", 99999 } };
+
+/* nm masters and nw workers reaching every family and branch: orphan
+ * workers, escaped apps and listener names, pods, signals, shutdown exits,
+ * unknown /proc figures, no heartbeat yet. Deterministic: two calls give
+ * the same snapshot. */
+static void make_many(struct snapshot *s, size_t nm, size_t nw)
+{
+	memset(s, 0, sizeof(*s));
+	s->masters = calloc(nm ? nm : 1, sizeof(*s->masters));
+	s->workers = calloc(nw ? nw : 1, sizeof(*s->workers));
+	assert_non_null(s->masters);
+	assert_non_null(s->workers);
+	s->nmasters = nm;
+	s->nworkers = nw;
+	for (size_t m = 0; m < nm; m++) {
+		struct master_snap *ms = &s->masters[m];
+
+		ms->pid = (pid_t)(1000 * (m + 1));
+		snprintf(ms->app, sizeof(ms->app), m % 3 == 1 ? "my\"app\\%zu\n" : "app%zu", m);
+		ms->workers = (uint32_t)(nw / (nm ? nm : 1));
+		ms->start_time = m % 4 == 3 ? 0 : 1700000000.25 + (double)m;
+		for (int r = 0; r < EXIT_REASONS; r++) {
+			ms->exits[r] = m * 10 + (size_t)r;
+			ms->restarts[r] = m % 2 ? 0 : (size_t)r;
+		}
+		assert_int_equal(codes_add(&ms->signals, 15, m + 1), 0);
+		if (m % 2)
+			assert_int_equal(codes_add(&ms->signals, 1, 3), 0);
+		assert_int_equal(codes_add(&ms->signals, 64, 2), 0);
+		assert_int_equal(codes_add(&ms->t.codes, 200, 1000 + m), 0);
+		assert_int_equal(codes_add(&ms->t.codes, 503, m), 0);
+		ms->t.requests = 1000 + 2 * m;
+		ms->t.dur_sum_ns = 123456789ULL * (m + 1);
+		for (size_t i = 0; i <= NDUR; i++)
+			ms->t.dur_buckets[i] = (m + i) % 7;
+		ms->nlisteners = m % 3;
+		for (size_t j = 0; j < ms->nlisteners; j++) {
+			snprintf(ms->listeners[j].name, sizeof(ms->listeners[j].name),
+				 j ? "unix:/run/a\"%zu.sock" : "127.0.0.1:%zu", 8000 + m);
+			ms->listeners[j].backlog = (uint32_t)(m + j);
+			ms->listeners[j].backlog_max = 128;
+		}
+		if (m % 2 == 0) {
+			snprintf(ms->k8s.namespace, sizeof(ms->k8s.namespace), "ns%zu", m);
+			snprintf(ms->k8s.pod, sizeof(ms->k8s.pod), "pod-%zu", m);
+			snprintf(ms->k8s.container, sizeof(ms->k8s.container), "c\"%zu", m);
+		}
+	}
+	for (size_t k = 0; k < nw; k++) {
+		struct worker_snap *w = &s->workers[k];
+
+		fill_worker(w, (pid_t)(100000 + k), nm && k % 17 != 16 ? s->masters[k * nm / nw].pid : 77,
+			    (unsigned)k);
+		if (k % 7 == 0)
+			assert_int_equal(codes_add(&w->codes, 599, 2), 0);
+		w->state = (enum worker_state)(k % WORKER_STATES);
+		w->heartbeat_age = k % 4 == 0 ? -1 : 0.5 * (double)k;
+		w->have_proc = k % 6 != 5;
+		w->rss_bytes = 30e6 + (double)k;
+		w->cpu_seconds = 0.01 * (double)k;
+		w->cpu_percent = k % 8 == 1 ? -1 : 1.0 / 3 * (double)k;
+		w->start_time = 1700000100.123456 + (double)k;
+		w->uptime = 42.5 + (double)k;
+	}
+	for (int i = 0; i < GO_DROP_MAX; i++)
+		s->drops[i] = 1000 + (uint64_t)i;
+	s->map_read_failures = 42;
+	for (int i = 0; i < SELF_MAP_COUNT; i++) {
+		s->maps[i].ok = i != 1;
+		s->maps[i].entries = (uint32_t)(i * 3);
+		s->maps[i].capacity = 65536;
+	}
+	s->bpf_mem = many_mem;
+	s->nbpf_mem = ARRAY_LEN(many_mem);
+	s->rss_bytes = 9123456;
+	s->bounds.dur = DUR;
+	s->bounds.ndur = NDUR;
+	s->bounds.size = SIZE;
+	s->bounds.nsize = NSIZE;
+	s->version = "1.2.3";
+	s->libbpf_version = "1.1.2";
+	s->kernel = "6.1.0-test";
+	s->data_plane = "socket";
+}
+
+#define TRAILER "# HELP x_up A trailer.\n# TYPE x_up gauge\nx_up 1\n"
+
+/* The stream of make_many(nm, nw) read want bytes at a time: every call
+ * but the last gives at least want, and at most a run of samples more. */
+static char *stream_text(size_t nm, size_t nw, size_t want, const char *trailer, size_t *len)
+{
+	struct snapshot s;
+	struct expo_stream *st;
+	struct strbuf out;
+	size_t calls = 0;
+	int rc;
+
+	make_many(&s, nm, nw);
+	st = expo_stream_new(&s, 0.0125);
+	assert_non_null(st);
+	assert_null(s.workers); /* taken over */
+	assert_int_equal(s.nworkers, 0);
+	if (trailer)
+		sb_puts(expo_stream_trailer(st), trailer);
+	sb_init(&out);
+	do {
+		size_t before = out.len;
+
+		rc = expo_stream_next(st, &out, want);
+		assert_true(rc == 0 || rc == 1);
+		if (rc == 1)
+			assert_true(out.len - before >= want);
+		assert_true(out.len - before < want + 65536);
+		assert_true(++calls < 100000000);
+	} while (rc == 1);
+	/* the end is sticky */
+	assert_int_equal(expo_stream_next(st, &out, want), 0);
+	expo_stream_free(st);
+	assert_false(out.oom);
+	return sb_steal(&out, len);
+}
+
+static void test_stream_equals_render(void **state)
+{
+	static const size_t wants[] = { 1, 7, 4096, 1 << 20 };
+	static const size_t shapes[][2] = { { 7, 300 }, { 0, 0 }, { 1, 0 }, { 0, 5 }, { 3, 64 } };
+
+	(void)state;
+	for (size_t k = 0; k < ARRAY_LEN(shapes); k++) {
+		struct snapshot s;
+		size_t len;
+		char *want_text;
+
+		make_many(&s, shapes[k][0], shapes[k][1]);
+		want_text = render(&s, 0.0125);
+		snapshot_free(&s);
+		for (size_t i = 0; i < ARRAY_LEN(wants); i++) {
+			char *got = stream_text(shapes[k][0], shapes[k][1], wants[i], NULL, &len);
+
+			if (len != strlen(want_text) || memcmp(got, want_text, len) != 0)
+				fail_msg("%zu masters x %zu workers, want %zu: the stream differs from "
+					 "expo_render (%zu bytes vs %zu)",
+					 shapes[k][0], shapes[k][1], wants[i], len, strlen(want_text));
+			free(got);
+		}
+		free(want_text);
+	}
+}
+
+/* The large snapshot is valid exposition text, and its trailer comes last. */
+static void test_stream_trailer(void **state)
+{
+	size_t len, tl = strlen(TRAILER);
+	char *text = stream_text(7, 300, 4096, TRAILER, &len);
+	struct doc d;
+
+	(void)state;
+	assert_true(len > tl);
+	assert_memory_equal(text + len - tl, TRAILER, tl);
+	check_declared(text);
+	doc_parse(&d, text);
+	check_families(&d);
+	assert_int_equal((uint64_t)val(&d, "gunicorn_observer_tracked_workers"), 300);
+	assert_int_equal(count_samples(&d, "gunicorn_worker_requests_total"), 300);
+	assert_int_equal((uint64_t)val(&d, "x_up"), 1);
+	doc_free(&d);
+	free(text);
+}
+
+/* A stream freed before its end (a client gone) frees all it holds: run
+ * under valgrind or ASan to see it. */
+static void test_stream_free_halfway(void **state)
+{
+	struct snapshot s;
+	struct expo_stream *st;
+	struct strbuf out;
+
+	(void)state;
+	make_many(&s, 7, 300);
+	st = expo_stream_new(&s, 0.5);
+	assert_non_null(st);
+	sb_puts(expo_stream_trailer(st), TRAILER);
+	sb_init(&out);
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(expo_stream_next(st, &out, 4096), 1);
+	expo_stream_free(st);
+	sb_free(&out);
+
+	make_many(&s, 2, 10); /* and one never read */
+	st = expo_stream_new(&s, 0.5);
+	assert_non_null(st);
+	expo_stream_free(st);
+	expo_stream_free(NULL);
+}
+
+/* Memory that ran out in the buffer is an error, not an end. */
+static void test_stream_oom(void **state)
+{
+	struct snapshot s;
+	struct expo_stream *st;
+	struct strbuf out;
+
+	(void)state;
+	make_many(&s, 2, 40);
+	st = expo_stream_new(&s, 0.5);
+	assert_non_null(st);
+	sb_init(&out);
+	assert_int_equal(expo_stream_next(st, &out, 100), 1);
+	out.oom = 1;
+	assert_int_equal(expo_stream_next(st, &out, 100), -1);
+	expo_stream_free(st);
+	sb_free(&out);
+}
+
 static int run_promtool(const char *text, char *out, size_t size)
 {
 	char tmpl[] = "/tmp/test_expo_XXXXXX", cmd[256], outpath[64];
@@ -1189,6 +1408,10 @@ int main(void)
 		cmocka_unit_test(test_worker_without_master),
 		cmocka_unit_test(test_render_appends),
 		cmocka_unit_test(test_promtool),
+		cmocka_unit_test(test_stream_equals_render),
+		cmocka_unit_test(test_stream_trailer),
+		cmocka_unit_test(test_stream_free_halfway),
+		cmocka_unit_test(test_stream_oom),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,7 @@
 #include "collect.h"
 #include "heartbeat.h"
 #include "log.h"
+#include "map_walk.h"
 #include "procfs.h"
 #include "vec.h"
 
@@ -79,143 +80,11 @@ static int wlist_push(struct wlist *l, const struct wread *w)
 	return 0;
 }
 
-static void sum_stats(const struct go_worker_stats *cpu, int n, struct go_worker_stats *out)
-{
-	memset(out, 0, sizeof(*out));
-	for (int c = 0; c < n; c++) {
-		const struct go_worker_stats *s = &cpu[c];
-
-		if (s->master)
-			out->master = s->master;
-		out->requests += s->requests;
-		out->in_flight += s->in_flight;
-		out->aborted += s->aborted;
-		out->failed_5xx += s->failed_5xx;
-		out->dur_sum_ns += s->dur_sum_ns;
-		out->req_bytes_sum += s->req_bytes_sum;
-		out->resp_bytes_sum += s->resp_bytes_sum;
-		for (int i = 0; i <= GO_MAX_DUR_BOUNDS; i++)
-			out->dur_buckets[i] += s->dur_buckets[i];
-		for (int i = 0; i <= GO_MAX_SIZE_BOUNDS; i++) {
-			out->req_buckets[i] += s->req_buckets[i];
-			out->resp_buckets[i] += s->resp_buckets[i];
-		}
-	}
-}
-
 int collect_worker_stats(struct loader *l, pid_t pid, struct go_worker_stats *out)
 {
-	struct go_worker_stats *cpu = calloc((size_t)l->nr_cpus, sizeof(*cpu));
 	__u32 key = (__u32)pid;
-	int rc = -1;
 
-	if (cpu && bpf_map_lookup_elem(l->stats_fd, &key, cpu) == 0) {
-		sum_stats(cpu, l->nr_cpus, out);
-		rc = 0;
-	}
-	free(cpu);
-	return rc;
-}
-
-static int is_live_worker(struct loader *l, __u32 tgid)
-{
-	struct go_proc p;
-
-	return bpf_map_lookup_elem(l->procs_fd, &tgid, &p) == 0 && p.role == GO_ROLE_WORKER;
-}
-
-static int read_stats(struct loader *l, struct snapshot *s, struct wlist *out)
-{
-	struct go_worker_stats *cpu = calloc((size_t)l->nr_cpus, sizeof(*cpu));
-	__u32 key, next, *prev = NULL;
-	int rc = 0;
-
-	if (!cpu)
-		return -1;
-	while (bpf_map_get_next_key(l->stats_fd, prev, &next) == 0) {
-		struct wread r = { .w.pid = (pid_t)next };
-
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(l->stats_fd, &key, cpu)) {
-			s->map_read_failures++;
-			continue;
-		}
-		sum_stats(cpu, l->nr_cpus, &r.w.st);
-		r.w.master = (pid_t)r.w.st.master;
-		r.live = is_live_worker(l, key);
-		if (wlist_push(out, &r)) {
-			rc = -1;
-			break;
-		}
-	}
-	free(cpu);
-	qsort(out->v, out->n, sizeof(*out->v), cmp_pid);
-	return rc;
-}
-
-static int read_codes(struct loader *l, struct snapshot *s, struct wlist *w)
-{
-	__u64 *cpu = calloc((size_t)l->nr_cpus, sizeof(*cpu));
-	struct go_code_key key, next, *prev = NULL;
-	int rc = 0;
-
-	if (!cpu)
-		return -1;
-	while (bpf_map_get_next_key(l->codes_fd, prev, &next) == 0) {
-		struct wread *r;
-		__u64 sum = 0;
-
-		key = next;
-		prev = &key;
-		r = wlist_find(w, (pid_t)key.tgid);
-		if (!r) /* forked after the stats were read: next scrape */
-			continue;
-		if (bpf_map_lookup_elem(l->codes_fd, &key, cpu)) {
-			s->map_read_failures++;
-			continue;
-		}
-		for (int c = 0; c < l->nr_cpus; c++)
-			sum += cpu[c];
-		if (codes_add(&r->w.codes, key.code, sum)) {
-			rc = -1;
-			break;
-		}
-	}
-	free(cpu);
-	return rc;
-}
-
-/* Deletes every entry of map fd whose key starts with a tgid in gone[]:
- * the keys are gathered first, since deleting while iterating a hash map
- * restarts the walk. */
-static void delete_by_tgid(int fd, size_t key_size, const __u32 *gone, size_t ngone)
-{
-	unsigned char cur[16], next[16], *keys = NULL, *p;
-	size_t n = 0, cap = 0;
-	__u32 tgid;
-
-	for (void *prev = NULL; bpf_map_get_next_key(fd, prev, next) == 0; prev = cur) {
-		memcpy(cur, next, key_size);
-		memcpy(&tgid, cur, sizeof(tgid));
-		for (size_t i = 0; i < ngone; i++) {
-			if (gone[i] != tgid)
-				continue;
-			if (n == cap) {
-				cap = cap ? cap * 2 : 64;
-				p = realloc(keys, cap * key_size);
-				if (!p)
-					goto out;
-				keys = p;
-			}
-			memcpy(keys + n++ * key_size, cur, key_size);
-			break;
-		}
-	}
-out:
-	for (size_t i = 0; i < n; i++)
-		bpf_map_delete_elem(fd, keys + i * key_size);
-	free(keys);
+	return bpf_map_lookup_elem(l->stats_fd, &key, out) ? -1 : 0;
 }
 
 struct gone_tgids {
@@ -223,18 +92,31 @@ struct gone_tgids {
 	size_t n;
 };
 
-/* A syscall-plane connection (go_fd_key: the tgid in the key's low half) of
- * a worker that is gone: its descriptors died with it. */
-static int of_gone(__u64 key, const struct go_conn *c, void *ctx)
+static int is_gone(const struct gone_tgids *g, __u32 tgid)
 {
-	const struct gone_tgids *g = ctx;
-
-	if (c->keying != GO_KEY_FD)
-		return 0;
 	for (size_t i = 0; i < g->n; i++)
-		if (g->v[i] == (__u32)key)
+		if (g->v[i] == tgid)
 			return 1;
 	return 0;
+}
+
+/* An entry whose key starts with the tgid of one that is gone (codes, msigs). */
+static int key_of_gone(const void *key, const void *value, void *ctx)
+{
+	__u32 tgid;
+
+	(void)value;
+	memcpy(&tgid, key, sizeof(tgid));
+	return is_gone(ctx, tgid);
+}
+
+/* A syscall-plane connection (go_fd_key: the tgid in the key's low half) of
+ * a worker that is gone: its descriptors died with it. */
+static int conn_of_gone(const void *key, const void *value, void *ctx)
+{
+	const struct go_conn *c = value;
+
+	return c->keying == GO_KEY_FD && key_of_gone(key, value, ctx);
 }
 
 /* Folds exited workers into their masters and removes their entries. */
@@ -262,103 +144,170 @@ static int retire(struct loader *l, struct registry *r, struct wlist *w)
 			  (int)x->w.master, (unsigned long long)x->w.st.requests);
 	}
 	if (ngone) {
-		delete_by_tgid(l->codes_fd, sizeof(struct go_code_key), gone, ngone);
-		/* the socket plane's sweep ends the connections of the dead */
-		if (l->plane == GO_PLANE_SYSCALL) {
-			struct gone_tgids g = { gone, ngone };
+		struct gone_tgids g = { gone, ngone };
 
-			loader_drop_conns(l, of_gone, &g);
-		}
+		map_delete_if(l->codes_fd, key_of_gone, &g);
+		/* the socket plane's sweep ends the connections of the dead */
+		if (l->plane == GO_PLANE_SYSCALL)
+			map_delete_if(l->conns_fd, conn_of_gone, &g);
 	}
 	free(gone);
 	return 0;
 }
 
-/* Drops masters that the kernel saw exit (or that were never tracked). */
-static void prune_masters(struct loader *l, struct registry *r)
-{
-	for (size_t i = 0; i < r->n;) {
-		__u32 key = (__u32)r->v[i].pid;
-		struct go_proc p;
-
-		if (bpf_map_lookup_elem(l->procs_fd, &key, &p) == 0 && p.role == GO_ROLE_MASTER) {
-			i++;
-			continue;
-		}
-		log_info("master %d (%s) is gone", (int)r->v[i].pid, r->v[i].app);
-		delete_by_tgid(l->msigs_fd, sizeof(struct go_sig_key), &key, 1);
-		registry_remove(r, r->v[i].pid);
-	}
-}
-
-static void read_drops(struct loader *l, struct snapshot *s)
-{
-	__u64 *cpu = calloc((size_t)l->nr_cpus, sizeof(*cpu));
-
-	if (!cpu)
-		return;
-	for (__u32 k = 0; k < GO_DROP_MAX; k++) {
-		if (bpf_map_lookup_elem(l->drops_fd, &k, cpu)) {
-			s->map_read_failures++;
-			continue;
-		}
-		s->drops[k] = 0;
-		for (int c = 0; c < l->nr_cpus; c++)
-			s->drops[k] += cpu[c];
-	}
-	free(cpu);
-}
-
-/* Calls fn (when not NULL) on every entry of hash map fd, read in batches:
- * a few syscalls even for a full connection map. Returns the number of
- * entries, -1 when the map cannot be read. */
-static long walk_map(int fd, __u32 key_size, __u32 value_size,
-		     void (*fn)(const void *key, const void *value, void *ctx), void *ctx)
-{
-	enum { BATCH = 1024 };
-	char *keys = malloc((size_t)BATCH * key_size), *vals = malloc((size_t)BATCH * value_size);
-	__u64 in = 0, out = 0;
-	void *inp = NULL;
-	long total = keys && vals ? 0 : -1;
-
-	while (total >= 0) {
-		__u32 n = BATCH;
-		int err = bpf_map_lookup_batch(fd, inp, &out, keys, vals, &n, NULL);
-
-		if (err && errno != ENOENT) {
-			total = -1;
-			break;
-		}
-		for (__u32 i = 0; fn && i < n; i++)
-			fn(keys + (size_t)i * key_size, vals + (size_t)i * value_size, ctx);
-		total += n;
-		if (err) /* ENOENT: that was the last batch */
-			break;
-		in = out;
-		inp = &in;
-	}
-	free(keys);
-	free(vals);
-	return total;
-}
-
 /* Walks map fd (fn on every entry, when not NULL) and records how full it is. */
-static void walk_fill(struct snapshot *s, enum self_map m, int fd,
-		      void (*fn)(const void *key, const void *value, void *ctx), void *ctx)
+static void walk_fill(struct snapshot *s, enum self_map m, int fd, map_entry_fn fn, void *ctx)
 {
-	struct bpf_map_info info = { 0 };
-	__u32 len = sizeof(info);
-	long n = -1;
+	__u32 cap = 0;
+	long n = map_walk(fd, fn, ctx, &cap);
 
-	if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0)
-		n = walk_map(fd, info.key_size, info.value_size, fn, ctx);
 	if (n < 0) {
 		s->map_read_failures++;
 		return;
 	}
 	s->maps[m].entries = (uint32_t)n;
-	s->maps[m].capacity = info.max_entries;
+	s->maps[m].capacity = cap;
 	s->maps[m].ok = 1;
+}
+
+/* The procs map as read at one scrape, by tgid. */
+struct pread {
+	__u32 tgid, role;
+};
+
+struct plist {
+	struct pread *v;
+	size_t n, cap;
+	int oom;
+};
+
+static int cmp_tgid(const void *a, const void *b)
+{
+	const struct pread *x = a, *y = b;
+
+	return (x->tgid > y->tgid) - (x->tgid < y->tgid);
+}
+
+static void proc_entry(const void *key, const void *value, void *ctx)
+{
+	struct plist *p = ctx;
+	const struct go_proc *v = value;
+
+	if (vec_grow((void **)&p->v, p->n, &p->cap, sizeof(*p->v), 256)) {
+		p->oom = 1;
+		return;
+	}
+	memcpy(&p->v[p->n].tgid, key, sizeof(__u32));
+	p->v[p->n++].role = v->role;
+}
+
+static int read_procs(struct loader *l, struct snapshot *s, struct plist *p)
+{
+	walk_fill(s, SELF_MAP_PROCS, l->procs_fd, proc_entry, p);
+	qsort(p->v, p->n, sizeof(*p->v), cmp_tgid);
+	return p->oom ? -1 : 0;
+}
+
+/* The role of tgid in the procs map, 0 when it is not there. */
+static __u32 plist_role(const struct plist *p, __u32 tgid)
+{
+	struct pread key = { .tgid = tgid }, *e = bsearch(&key, p->v, p->n, sizeof(*p->v), cmp_tgid);
+
+	return e ? e->role : 0;
+}
+
+struct wread_ctx {
+	struct wlist *w;
+	int oom;
+};
+
+static void stats_entry(const void *key, const void *value, void *ctx)
+{
+	struct wread_ctx *x = ctx;
+	struct wread r = { 0 };
+
+	memcpy(&r.w.st, value, sizeof(r.w.st));
+	r.w.pid = (pid_t) * (const __u32 *)key;
+	r.w.master = (pid_t)r.w.st.master;
+	if (wlist_push(x->w, &r))
+		x->oom = 1;
+}
+
+/* Every worker's aggregates, by pid. */
+static int read_stats(struct loader *l, struct snapshot *s, struct wlist *out)
+{
+	struct wread_ctx x = { out, 0 };
+
+	walk_fill(s, SELF_MAP_STATS, l->stats_fd, stats_entry, &x);
+	qsort(out->v, out->n, sizeof(*out->v), cmp_pid);
+	return x.oom ? -1 : 0;
+}
+
+/* Marks the workers that procs, read before their stats, still held; one
+ * missing from it is asked again, as it may have been forked since. One
+ * that is gone both times exited before its stats were read: they are final. */
+static void live_workers(struct loader *l, struct wlist *w, const struct plist *p)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		__u32 key = (__u32)w->v[i].w.pid;
+		struct go_proc v;
+
+		w->v[i].live = plist_role(p, key) == GO_ROLE_WORKER ||
+			       (bpf_map_lookup_elem(l->procs_fd, &key, &v) == 0 && v.role == GO_ROLE_WORKER);
+	}
+}
+
+static void code_entry(const void *key, const void *value, void *ctx)
+{
+	struct wread_ctx *x = ctx;
+	const struct go_code_key *k = key;
+	struct wread *r = wlist_find(x->w, (pid_t)k->tgid);
+
+	/* none: forked after the stats were read, next scrape */
+	if (r && codes_add(&r->w.codes, k->code, *(const __u64 *)value))
+		x->oom = 1;
+}
+
+static int read_codes(struct loader *l, struct snapshot *s, struct wlist *w)
+{
+	struct wread_ctx x = { w, 0 };
+
+	walk_fill(s, SELF_MAP_CODES, l->codes_fd, code_entry, &x);
+	return x.oom ? -1 : 0;
+}
+
+static void drop_entry(const void *key, const void *value, void *ctx)
+{
+	struct snapshot *s = ctx;
+	__u32 k = *(const __u32 *)key;
+
+	if (k < GO_DROP_MAX)
+		s->drops[k] = *(const __u64 *)value;
+}
+
+static void read_drops(struct loader *l, struct snapshot *s)
+{
+	if (map_walk(l->drops_fd, drop_entry, s, NULL) < 0)
+		s->map_read_failures++;
+	s->drops[GO_DROP_STATS_MAP_FULL] += l->stats_full;
+}
+
+/* Drops masters that the kernel saw exit (or that were never tracked). */
+static void prune_masters(struct loader *l, struct registry *r, const struct plist *p)
+{
+	for (size_t i = 0; i < r->n;) {
+		__u32 key = (__u32)r->v[i].pid;
+
+		if (plist_role(p, key) == GO_ROLE_MASTER) {
+			i++;
+			continue;
+		}
+		struct gone_tgids g = { &key, 1 };
+
+		log_info("master %d (%s) is gone", (int)r->v[i].pid, r->v[i].app);
+		map_delete_if(l->msigs_fd, key_of_gone, &g);
+		registry_remove(r, r->v[i].pid);
+	}
 }
 
 /* Marks a worker with the start of its oldest unanswered request. */
@@ -381,11 +330,24 @@ static void read_busy(struct loader *l, struct snapshot *s, struct wlist *w)
 	walk_fill(s, SELF_MAP_CONNS, l->conns_fd, busy_entry, w);
 }
 
-/* How full the other maps are that grow with threads and processes. */
+/* How full the syscall stash is, which grows with threads. */
 static void read_map_fill(struct loader *l, struct snapshot *s)
 {
 	walk_fill(s, SELF_MAP_STASH, l->stash_fd, NULL, NULL);
-	walk_fill(s, SELF_MAP_PROCS, l->procs_fd, NULL, NULL);
+}
+
+/* The observer's resident set, in bytes (its own /proc, not proc_root's). */
+static double self_rss(void)
+{
+	unsigned long size = 0, rss = 0;
+	FILE *f = fopen("/proc/self/statm", "re");
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%lu %lu", &size, &rss) != 2)
+		rss = 0;
+	fclose(f);
+	return (double)rss * (double)sysconf(_SC_PAGESIZE);
 }
 
 /* The stuck threshold of a master's workers, in seconds. */
@@ -480,23 +442,20 @@ static void find_heartbeats(struct registry *r, const struct go_config *c, doubl
 	free(out);
 }
 
+static void signal_entry(const void *key, const void *value, void *ctx)
+{
+	struct snapshot *s = ctx;
+	const struct go_sig_key *k = key;
+
+	for (size_t i = 0; i < s->nmasters; i++)
+		if (s->masters[i].pid == (pid_t)k->tgid)
+			codes_add(&s->masters[i].signals, k->sig, *(const __u64 *)value);
+}
+
 /* Signals delivered to each master, from the msigs map. */
 static void read_master_signals(struct loader *l, struct snapshot *s)
 {
-	struct go_sig_key key, next, *prev = NULL;
-	__u64 n;
-
-	while (bpf_map_get_next_key(l->msigs_fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(l->msigs_fd, &key, &n)) {
-			s->map_read_failures++;
-			continue;
-		}
-		for (size_t i = 0; i < s->nmasters; i++)
-			if (s->masters[i].pid == (pid_t)key.tgid)
-				codes_add(&s->masters[i].signals, key.sig, n);
-	}
+	walk_fill(s, SELF_MAP_MSIGS, l->msigs_fd, signal_entry, s);
 }
 
 static void master_extras(const struct go_config *c, const struct clocks *now, const struct master_rec *rec,
@@ -554,6 +513,7 @@ static int build(struct registry *r, const struct go_config *c, struct wlist *w,
 int collect(struct loader *l, struct registry *r, const struct go_config *c, struct snapshot *s)
 {
 	struct wlist w = { 0 };
+	struct plist p = { 0 };
 	int rc = -1;
 
 	memset(s, 0, sizeof(*s));
@@ -562,12 +522,18 @@ int collect(struct loader *l, struct registry *r, const struct go_config *c, str
 	s->bounds.ndur = c->ndur;
 	s->bounds.size = c->size_bounds;
 	s->bounds.nsize = c->nsize;
-	if (read_stats(l, s, &w) || read_codes(l, s, &w) || retire(l, r, &w))
+	if (read_procs(l, s, &p) || read_stats(l, s, &w) || read_codes(l, s, &w))
+		goto out;
+	live_workers(l, &w, &p);
+	if (retire(l, r, &w))
 		goto out;
 	read_busy(l, s, &w);
-	prune_masters(l, r);
+	prune_masters(l, r, &p);
 	read_drops(l, s);
 	read_map_fill(l, s);
+	s->bpf_mem = l->mem;
+	s->nbpf_mem = l->nmem;
+	s->rss_bytes = self_rss();
 	rc = build(r, c, &w, s);
 	if (rc == 0)
 		read_master_signals(l, s);
@@ -575,6 +541,7 @@ out:
 	for (size_t i = 0; i < w.n; i++)
 		codes_free(&w.v[i].w.codes);
 	free(w.v);
+	free(p.v);
 	if (rc)
 		log_error("out of memory while reading the maps");
 	return rc;

@@ -55,6 +55,11 @@ const struct setting settings[] = {
 		       "where to pin them, on a BPF filesystem" },
 	[S_MAXCONN] = { "observer.max_connections", "GUNICORN_OBSERVER_MAX_CONNECTIONS", "max-connections",
 			T_COUNT_CONNS, "open connections followed at once; more are counted as dropped" },
+	[S_MAXWORKERS] = { "observer.max_workers", "GUNICORN_OBSERVER_MAX_WORKERS", "max-workers",
+			   T_COUNT_WORKERS,
+			   "workers (live, or exited and not yet read) whose counts the kernel keeps at "
+			   "once; "
+			   "sizes the per-worker maps" },
 	[S_PLANE] = { "observer.data_plane", "GUNICORN_OBSERVER_DATA_PLANE", "data-plane", T_PLANE,
 		      "auto (socket tracepoints where the kernel has them), socket or syscall" },
 	[S_STUCK] = { "observer.stuck_threshold", "GUNICORN_OBSERVER_STUCK_THRESHOLD", "stuck-threshold",
@@ -87,6 +92,7 @@ const char *const config_flags[] = { "listen",
 				     "pin",
 				     "pin-dir",
 				     "max-connections",
+				     "max-workers",
 				     "data-plane",
 				     "stuck-threshold",
 				     "log-level",
@@ -137,6 +143,7 @@ void config_defaults(struct go_config *c, struct go_sources *src)
 	c->redis.interval_s = 5;
 	c->pin = 1;
 	c->max_conns = GO_MAX_CONNS;
+	c->max_workers = GO_MAX_WORKERS;
 	snprintf(c->pin_dir, sizeof(c->pin_dir), "%s", GO_PIN_DIR_DEFAULT);
 	c->http_conn_limit = GO_HTTP_CONN_LIMIT;
 	c->http_per_ip_limit = GO_HTTP_PER_IP_LIMIT;
@@ -324,6 +331,11 @@ int config_set(struct go_config *c, enum setting_id id, const char *s, int appen
 		if (parse_double(s, &d) || d < 1 || d > 4194304 || d != (unsigned)d)
 			return errf(err, errlen, "is not a whole number of connections from 1 to 4194304");
 		c->max_conns = (unsigned)d;
+		return 0;
+	case S_MAXWORKERS:
+		if (parse_double(s, &d) || d < 1 || d > GO_MAX_WORKERS_LIMIT || d != (unsigned)d)
+			return errf(err, errlen, "is not a whole number of workers from 1 to 262144");
+		c->max_workers = (unsigned)d;
 		return 0;
 	case S_PLANE:
 		if (config_plane_parse(s) < 0)

@@ -59,6 +59,7 @@ struct go_config {
 	int pin; /* keep maps and programs in pin_dir across restarts */
 	char pin_dir[256];
 	unsigned max_conns;
+	unsigned max_workers; /* sizes the per-worker maps (observer.h) */
 	enum go_data_plane data_plane;
 	/* the metrics endpoint: no TLS when tls_cert is "", no basic auth when
 	 * auth_user is ""; the password file holds a hash, never the password */

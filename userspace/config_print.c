@@ -70,6 +70,9 @@ static void value(FILE *f, const struct go_config *c, enum setting_id id)
 	case S_MAXCONN:
 		fprintf(f, "%u", c->max_conns);
 		break;
+	case S_MAXWORKERS:
+		fprintf(f, "%u", c->max_workers);
+		break;
 	case S_PLANE:
 		fputs(config_plane_name(c->data_plane), f);
 		break;

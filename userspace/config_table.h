@@ -34,6 +34,7 @@ enum setting_id {
 	S_PIN,
 	S_PINDIR,
 	S_MAXCONN,
+	S_MAXWORKERS,
 	S_PLANE,
 	S_COUNT,
 };
@@ -54,6 +55,7 @@ enum setting_type {
 	T_TTL,
 	T_PATH,
 	T_COUNT_CONNS,
+	T_COUNT_WORKERS,
 	T_USER,
 	T_LIMIT,
 	T_PLANE

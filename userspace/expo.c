@@ -2,7 +2,10 @@
  * family, every sample of a family together, cumulative histogram buckets.
  * Label sets and bucket bounds are rendered once per exposition and samples
  * are written without printf: at hundreds of workers the exposition is
- * megabytes, and formatting was most of a scrape's time. */
+ * megabytes, and formatting was most of a scrape's time. The families are a
+ * table rendered a few workers at a time by a resumable cursor, so a scrape
+ * can be sent while it is written instead of held whole in memory. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,10 +13,11 @@
 #include "expo.h"
 
 static const char *const drop_reasons[GO_DROP_MAX] = {
-	[GO_DROP_CONN_MAP_FULL] = "conn_map_full",  [GO_DROP_STASH_MAP_FULL] = "stash_map_full",
-	[GO_DROP_STATS_MISSING] = "stats_missing",  [GO_DROP_CODE_MAP_FULL] = "code_map_full",
-	[GO_DROP_PROC_MAP_FULL] = "proc_map_full",  [GO_DROP_RINGBUF_FULL] = "ringbuf_full",
-	[GO_DROP_READ_FAILED] = "user_read_failed",
+	[GO_DROP_CONN_MAP_FULL] = "conn_map_full",     [GO_DROP_STASH_MAP_FULL] = "stash_map_full",
+	[GO_DROP_STATS_MISSING] = "stats_missing",     [GO_DROP_CODE_MAP_FULL] = "code_map_full",
+	[GO_DROP_PROC_MAP_FULL] = "proc_map_full",     [GO_DROP_RINGBUF_FULL] = "ringbuf_full",
+	[GO_DROP_READ_FAILED] = "user_read_failed",    [GO_DROP_STATS_MAP_FULL] = "stats_map_full",
+	[GO_DROP_SIGNAL_MAP_FULL] = "signal_map_full",
 };
 
 const char *expo_drop_reason(int reason)
@@ -126,16 +130,6 @@ static void labels_free(struct labels *lb)
 	lb->off = NULL;
 }
 
-static const char *wlabels(const struct labels *lb, size_t i)
-{
-	return lb->buf.data + lb->off[i];
-}
-
-static const char *mlabels(const struct labels *lb, size_t i)
-{
-	return lb->buf.data + lb->off[lb->nworkers + i];
-}
-
 /* name{labels[,key="value"]} and a space: a sample line before its value. */
 static void series(struct strbuf *out, const char *name, const char *labels, const char *key,
 		   const char *value)
@@ -178,8 +172,8 @@ static const char *suffixed(char *buf, size_t size, const char *name, const char
 /* One histogram's samples. labels is the rendered label set (without
  * braces); le holds the rendered bounds; sum is already in the exported
  * unit. */
-static void histogram(struct strbuf *out, const char *name, const char *labels, char (*le)[32], size_t nb,
-		      const __u64 *buckets, __u64 count, double sum)
+static void histogram(struct strbuf *out, const char *name, const char *labels, const char (*le)[32],
+		      size_t nb, const __u64 *buckets, __u64 count, double sum)
 {
 	char bucket[128], other[128];
 	__u64 cum = 0;
@@ -194,16 +188,64 @@ static void histogram(struct strbuf *out, const char *name, const char *labels, 
 	sample_u64(out, suffixed(other, sizeof(other), name, "_count"), labels, NULL, NULL, count);
 }
 
+/* An exposition being rendered: the snapshot, its rendered labels and a
+ * cursor (family, then worker or master inside it). */
+struct expo_stream {
+	struct snapshot own; /* the snapshot of a stream from expo_stream_new */
+	const struct snapshot *s;
+	struct labels lb;
+	double scrape_seconds;
+	size_t fam, item; /* the next family, the next worker or master in it */
+	int headed;       /* HELP and TYPE of that family are written */
+	int done;
+	struct strbuf trailer;
+};
+
+/* What a family's samples are per: a worker, a master, or the exposition. */
+enum scope { PER_WORKER, PER_MASTER, ONCE };
+
+/* One metric family: a row of the table below. rows appends the samples
+ * of items [from, to) of its scope; arg tells shared renderers which
+ * field. A family is declared even when it has no sample, unless shown
+ * says it is absent. */
+struct family {
+	const char *name, *type, *help;
+	enum scope scope;
+	void (*rows)(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
+		     struct strbuf *out);
+	int arg;
+	int (*shown)(const struct snapshot *s);
+};
+
+/* Workers are rendered this many at a time: a histogram family is about
+ * 2 KiB a worker, so a step adds little to the 32-64 KiB an HTTP read asks. */
+#define EXPO_RUN 16
+
+static size_t family_items(const struct family *f, const struct snapshot *s)
+{
+	return f->scope == PER_WORKER ? s->nworkers : f->scope == PER_MASTER ? s->nmasters : 1;
+}
+
+static const char *wlabel(const struct expo_stream *st, size_t i)
+{
+	return st->lb.buf.data + st->lb.off[i];
+}
+
+static const char *mlabel(const struct expo_stream *st, size_t i)
+{
+	return st->lb.buf.data + st->lb.off[st->lb.nworkers + i];
+}
+
 enum wfield { W_REQUESTS, W_IN_FLIGHT };
 
-static void worker_scalar(struct strbuf *out, const struct labels *lb, const struct snapshot *s,
-			  const char *name, enum wfield f)
+static void worker_counts(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
+			  struct strbuf *out)
 {
-	for (size_t i = 0; i < s->nworkers; i++) {
-		const struct worker_snap *w = &s->workers[i];
+	for (size_t i = from; i < to; i++) {
+		const struct worker_snap *w = &st->s->workers[i];
 
-		series(out, name, wlabels(lb, i), NULL, NULL);
-		if (f == W_REQUESTS)
+		series(out, f->name, wlabel(st, i), NULL, NULL);
+		if (f->arg == W_REQUESTS)
 			sb_i64(out, (long long)w->st.requests);
 		else
 			sb_i64(out, (long long)w->st.in_flight);
@@ -213,21 +255,23 @@ static void worker_scalar(struct strbuf *out, const struct labels *lb, const str
 
 enum whist { H_DURATION, H_REQ_SIZE, H_RESP_SIZE };
 
-static void worker_histograms(struct strbuf *out, struct labels *lb, const struct snapshot *s,
-			      const char *name, enum whist h)
+static void worker_histograms(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
+			      struct strbuf *out)
 {
-	for (size_t i = 0; i < s->nworkers; i++) {
-		const struct worker_snap *w = &s->workers[i];
-		const char *l = wlabels(lb, i);
+	const struct snapshot *s = st->s;
 
-		if (h == H_DURATION)
-			histogram(out, name, l, lb->le_dur, s->bounds.ndur, w->st.dur_buckets, w->st.requests,
-				  (double)w->st.dur_sum_ns / 1e9);
-		else if (h == H_REQ_SIZE)
-			histogram(out, name, l, lb->le_size, s->bounds.nsize, w->st.req_buckets,
+	for (size_t i = from; i < to; i++) {
+		const struct worker_snap *w = &s->workers[i];
+		const char *l = wlabel(st, i);
+
+		if (f->arg == H_DURATION)
+			histogram(out, f->name, l, st->lb.le_dur, s->bounds.ndur, w->st.dur_buckets,
+				  w->st.requests, (double)w->st.dur_sum_ns / 1e9);
+		else if (f->arg == H_REQ_SIZE)
+			histogram(out, f->name, l, st->lb.le_size, s->bounds.nsize, w->st.req_buckets,
 				  w->st.requests, (double)w->st.req_bytes_sum);
 		else
-			histogram(out, name, l, lb->le_size, s->bounds.nsize, w->st.resp_buckets,
+			histogram(out, f->name, l, st->lb.le_size, s->bounds.nsize, w->st.resp_buckets,
 				  w->st.requests, (double)w->st.resp_bytes_sum);
 	}
 }
@@ -239,52 +283,49 @@ static const char *code_text(char *buf, size_t size, unsigned code)
 	return buf;
 }
 
-static void render_workers(const struct snapshot *s, struct strbuf *out, struct labels *lb)
+/* One sample per status code of each item's list. */
+static void code_rows(struct strbuf *out, const char *name, const char *labels, const struct code_list *l)
 {
 	char code[32];
 
-	family(out, "gunicorn_worker_requests_total", "counter",
-	       "HTTP requests completed (response sent) by the worker.");
-	worker_scalar(out, lb, s, "gunicorn_worker_requests_total", W_REQUESTS);
+	for (size_t j = 0; j < l->n; j++)
+		sample_u64(out, name, labels, "code", code_text(code, sizeof(code), l->v[j].code),
+			   (unsigned long long)l->v[j].count);
+}
 
-	family(out, "gunicorn_worker_request_duration_seconds", "histogram",
-	       "Time from the first request byte received to the last response byte sent.");
-	worker_histograms(out, lb, s, "gunicorn_worker_request_duration_seconds", H_DURATION);
+static void worker_codes(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
+			 struct strbuf *out)
+{
+	for (size_t i = from; i < to; i++)
+		code_rows(out, f->name, wlabel(st, i), &st->s->workers[i].codes);
+}
 
-	family(out, "gunicorn_worker_responses_total", "counter", "Responses by exact HTTP status code.");
-	for (size_t i = 0; i < s->nworkers; i++) {
-		const struct worker_snap *w = &s->workers[i];
+static void worker_failed(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
+			  struct strbuf *out)
+{
+	for (size_t i = from; i < to; i++) {
+		const struct worker_snap *w = &st->s->workers[i];
+		const char *l = wlabel(st, i);
 
-		for (size_t j = 0; j < w->codes.n; j++)
-			sample_u64(out, "gunicorn_worker_responses_total", wlabels(lb, i), "code",
-				   code_text(code, sizeof(code), w->codes.v[j].code),
-				   (unsigned long long)w->codes.v[j].count);
+		sample_u64(out, f->name, l, "reason", "5xx", (unsigned long long)w->st.failed_5xx);
+		sample_u64(out, f->name, l, "reason", "aborted", (unsigned long long)w->st.aborted);
 	}
-
-	family(out, "gunicorn_worker_failed_requests_total", "counter",
-	       "5xx responses, and requests whose connection closed before a response.");
-	for (size_t i = 0; i < s->nworkers; i++) {
-		const struct worker_snap *w = &s->workers[i];
-		const char *l = wlabels(lb, i);
-
-		sample_u64(out, "gunicorn_worker_failed_requests_total", l, "reason", "5xx",
-			   (unsigned long long)w->st.failed_5xx);
-		sample_u64(out, "gunicorn_worker_failed_requests_total", l, "reason", "aborted",
-			   (unsigned long long)w->st.aborted);
-	}
-
-	family(out, "gunicorn_worker_request_size_bytes", "histogram",
-	       "Request bytes read on the connection for one request.");
-	worker_histograms(out, lb, s, "gunicorn_worker_request_size_bytes", H_REQ_SIZE);
-	family(out, "gunicorn_worker_response_size_bytes", "histogram",
-	       "Response bytes written (send, write, sendfile) for one request.");
-	worker_histograms(out, lb, s, "gunicorn_worker_response_size_bytes", H_RESP_SIZE);
-
-	family(out, "gunicorn_worker_in_flight_requests", "gauge", "Requests received and not yet answered.");
-	worker_scalar(out, lb, s, "gunicorn_worker_in_flight_requests", W_IN_FLIGHT);
 }
 
 static const char *const state_names[WORKER_STATES] = { "idle", "busy", "stuck" };
+
+static void worker_states(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
+			  struct strbuf *out)
+{
+	for (size_t i = from; i < to; i++) {
+		const struct worker_snap *w = &st->s->workers[i];
+		const char *l = wlabel(st, i);
+
+		for (int k = 0; k < WORKER_STATES; k++)
+			sample_u64(out, f->name, l, "state", state_names[k],
+				   w->state == (enum worker_state)k);
+	}
+}
 
 enum wgauge { G_HEARTBEAT, G_MEMORY, G_CPU_SECONDS, G_CPU_PERCENT, G_UPTIME, G_START };
 
@@ -314,152 +355,107 @@ static int worker_gauge(const struct worker_snap *w, enum wgauge g, double *v)
 	return 0;
 }
 
-static void worker_gauges(struct strbuf *out, const struct labels *lb, const struct snapshot *s,
-			  const char *name, const char *type, const char *help, enum wgauge g)
+static void worker_gauges(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
+			  struct strbuf *out)
 {
 	double v;
 
-	family(out, name, type, help);
-	for (size_t i = 0; i < s->nworkers; i++)
-		if (worker_gauge(&s->workers[i], g, &v))
-			sample_fixed(out, name, wlabels(lb, i), v, 6);
+	for (size_t i = from; i < to; i++)
+		if (worker_gauge(&st->s->workers[i], (enum wgauge)f->arg, &v))
+			sample_fixed(out, f->name, wlabel(st, i), v, 6);
 }
 
-static void render_worker_life(const struct snapshot *s, struct strbuf *out, const struct labels *lb)
+static void master_codes(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
+			 struct strbuf *out)
 {
-	family(out, "gunicorn_worker_state", "gauge",
-	       "1 for the worker's current state (idle, busy, stuck), 0 for the others.");
-	for (size_t i = 0; i < s->nworkers; i++) {
-		const struct worker_snap *w = &s->workers[i];
-		const char *l = wlabels(lb, i);
-
-		for (int st = 0; st < WORKER_STATES; st++)
-			sample_u64(out, "gunicorn_worker_state", l, "state", state_names[st],
-				   w->state == (enum worker_state)st);
-	}
-	worker_gauges(out, lb, s, "gunicorn_worker_last_heartbeat_age_seconds", "gauge",
-		      "Seconds since the worker last touched its heartbeat file.", G_HEARTBEAT);
-	worker_gauges(out, lb, s, "gunicorn_worker_memory_bytes", "gauge", "Resident set size.", G_MEMORY);
-	worker_gauges(out, lb, s, "gunicorn_worker_cpu_seconds_total", "counter", "User and system CPU time.",
-		      G_CPU_SECONDS);
-	worker_gauges(out, lb, s, "gunicorn_worker_cpu_percent", "gauge",
-		      "CPU use over the last sampling interval (at least 1 s), 100 = one core.",
-		      G_CPU_PERCENT);
-	worker_gauges(out, lb, s, "gunicorn_worker_uptime_seconds", "gauge",
-		      "Seconds since the worker was forked.", G_UPTIME);
-	worker_gauges(out, lb, s, "gunicorn_worker_start_time_seconds", "gauge",
-		      "Fork time of the worker, unix seconds.", G_START);
+	for (size_t i = from; i < to; i++)
+		code_rows(out, f->name, mlabel(st, i), &st->s->masters[i].t.codes);
 }
 
-/* One series per exit reason; "shutdown" only once it happened. */
-static void master_reasons(struct strbuf *out, const struct labels *lb, const struct snapshot *s,
-			   const char *name, int restarts)
+static void master_histograms(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
+			      struct strbuf *out)
 {
-	for (size_t i = 0; i < s->nmasters; i++) {
+	const struct snapshot *s = st->s;
+
+	for (size_t i = from; i < to; i++) {
 		const struct master_snap *m = &s->masters[i];
-		const uint64_t *v = restarts ? m->restarts : m->exits;
+
+		histogram(out, f->name, mlabel(st, i), st->lb.le_dur, s->bounds.ndur, m->t.dur_buckets,
+			  m->t.requests, (double)m->t.dur_sum_ns / 1e9);
+	}
+}
+
+static void master_workers(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
+			   struct strbuf *out)
+{
+	for (size_t i = from; i < to; i++)
+		sample_u64(out, f->name, mlabel(st, i), NULL, NULL, st->s->masters[i].workers);
+}
+
+/* One series per exit reason; "shutdown" only once it happened. arg: 1
+ * for the restarts, 0 for all exits. */
+static void master_reasons(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
+			   struct strbuf *out)
+{
+	for (size_t i = from; i < to; i++) {
+		const struct master_snap *m = &st->s->masters[i];
+		const uint64_t *v = f->arg ? m->restarts : m->exits;
 
 		for (int r = 0; r < EXIT_REASONS; r++) {
 			if (r == EXIT_SHUTDOWN && !v[r])
 				continue;
-			sample_u64(out, name, mlabels(lb, i), "reason", exit_reason_name((enum exit_reason)r),
-				   (unsigned long long)v[r]);
+			sample_u64(out, f->name, mlabel(st, i), "reason",
+				   exit_reason_name((enum exit_reason)r), (unsigned long long)v[r]);
 		}
 	}
 }
 
-static void listener_family(struct strbuf *out, const struct labels *lb, const struct snapshot *s,
-			    const char *name, const char *help, int max)
-{
-	family(out, name, "gauge", help);
-	for (size_t i = 0; i < s->nmasters; i++)
-		for (size_t j = 0; j < s->masters[i].nlisteners; j++) {
-			const struct listener *l = &s->masters[i].listeners[j];
-
-			sb_printf(out, "%s{%s,listen=\"", name, mlabels(lb, i));
-			expo_escape(out, l->name);
-			sb_printf(out, "\"} %u\n", max ? l->backlog_max : l->backlog);
-		}
-}
-
-static void render_master_life(const struct snapshot *s, struct strbuf *out, const struct labels *lb)
+static void master_signals(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
+			   struct strbuf *out)
 {
 	char sig[16];
 
-	family(out, "gunicorn_master_worker_exits_total", "counter", "Worker exits by cause.");
-	master_reasons(out, lb, s, "gunicorn_master_worker_exits_total", 0);
-	family(out, "gunicorn_master_worker_restart_total", "counter",
-	       "Worker exits that the master answered with a new fork, by cause.");
-	master_reasons(out, lb, s, "gunicorn_master_worker_restart_total", 1);
-	family(out, "gunicorn_master_signals_total", "counter", "Signals delivered to the master.");
-	for (size_t i = 0; i < s->nmasters; i++) {
-		const struct master_snap *m = &s->masters[i];
+	for (size_t i = from; i < to; i++) {
+		const struct master_snap *m = &st->s->masters[i];
 
 		for (size_t j = 0; j < m->signals.n; j++)
-			sample_u64(out, "gunicorn_master_signals_total", mlabels(lb, i), "signal",
+			sample_u64(out, f->name, mlabel(st, i), "signal",
 				   signal_name((int)m->signals.v[j].code, sig, sizeof(sig)),
 				   (unsigned long long)m->signals.v[j].count);
 	}
-	family(out, "gunicorn_master_start_time_seconds", "gauge", "Start time of the master, unix seconds.");
-	for (size_t i = 0; i < s->nmasters; i++)
-		if (s->masters[i].start_time > 0)
-			sample_fixed(out, "gunicorn_master_start_time_seconds", mlabels(lb, i),
-				     s->masters[i].start_time, 6);
-	listener_family(out, lb, s, "gunicorn_listener_backlog",
-			"Connections waiting in the listener's accept queue now.", 0);
-	listener_family(out, lb, s, "gunicorn_listener_backlog_max",
-			"The listen() backlog limit of the listener.", 1);
 }
 
-static void render_masters(const struct snapshot *s, struct strbuf *out, struct labels *lb)
+static void master_starts(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
+			  struct strbuf *out)
 {
-	char code[32];
-
-	family(out, "gunicorn_requests_total", "counter",
-	       "Requests of all of this master's workers, exited ones included, by status code.");
-	for (size_t i = 0; i < s->nmasters; i++) {
-		const struct master_snap *m = &s->masters[i];
-
-		for (size_t j = 0; j < m->t.codes.n; j++)
-			sample_u64(out, "gunicorn_requests_total", mlabels(lb, i), "code",
-				   code_text(code, sizeof(code), m->t.codes.v[j].code),
-				   (unsigned long long)m->t.codes.v[j].count);
-	}
-	family(out, "gunicorn_request_duration_seconds", "histogram",
-	       "Request duration of all of this master's workers, exited ones included.");
-	for (size_t i = 0; i < s->nmasters; i++) {
-		const struct master_snap *m = &s->masters[i];
-
-		histogram(out, "gunicorn_request_duration_seconds", mlabels(lb, i), lb->le_dur,
-			  s->bounds.ndur, m->t.dur_buckets, m->t.requests, (double)m->t.dur_sum_ns / 1e9);
-	}
-	family(out, "gunicorn_master_workers", "gauge", "Live workers of the master now.");
-	for (size_t i = 0; i < s->nmasters; i++)
-		sample_u64(out, "gunicorn_master_workers", mlabels(lb, i), NULL, NULL, s->masters[i].workers);
+	for (size_t i = from; i < to; i++)
+		if (st->s->masters[i].start_time > 0)
+			sample_fixed(out, f->name, mlabel(st, i), st->s->masters[i].start_time, 6);
 }
 
-static const char *const self_map_names[SELF_MAP_COUNT] = { "conns", "stash", "procs" };
-
-static void render_map_fill(const struct snapshot *s, struct strbuf *out)
+/* arg: 1 for the backlog limit, 0 for the backlog now. */
+static void listeners(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
+		      struct strbuf *out)
 {
-	family(out, "gunicorn_observer_bpf_map_entries", "gauge",
-	       "Entries in the BPF maps that follow connections, syscalls and processes.");
-	for (int i = 0; i < SELF_MAP_COUNT; i++)
-		if (s->maps[i].ok)
-			sb_printf(out, "gunicorn_observer_bpf_map_entries{map=\"%s\"} %u\n",
-				  self_map_names[i], s->maps[i].entries);
-	family(out, "gunicorn_observer_bpf_map_capacity", "gauge", "Most entries those BPF maps can hold.");
-	for (int i = 0; i < SELF_MAP_COUNT; i++)
-		if (s->maps[i].ok)
-			sb_printf(out, "gunicorn_observer_bpf_map_capacity{map=\"%s\"} %u\n",
-				  self_map_names[i], s->maps[i].capacity);
+	for (size_t i = from; i < to; i++)
+		for (size_t j = 0; j < st->s->masters[i].nlisteners; j++) {
+			const struct listener *l = &st->s->masters[i].listeners[j];
+
+			sb_printf(out, "%s{%s,listen=\"", f->name, mlabel(st, i));
+			expo_escape(out, l->name);
+			sb_printf(out, "\"} %u\n", f->arg ? l->backlog_max : l->backlog);
+		}
 }
 
-static void render_observer(const struct snapshot *s, double scrape_seconds, struct strbuf *out)
+static void build_info(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
+		       struct strbuf *out)
 {
-	family(out, "gunicorn_observer_build_info", "gauge",
-	       "Always 1; labels name the build, the kernel and the data plane.");
-	sb_puts(out, "gunicorn_observer_build_info{version=\"");
+	const struct snapshot *s = st->s;
+
+	(void)from;
+	(void)to;
+	sb_puts(out, f->name);
+	sb_puts(out, "{version=\"");
 	expo_escape(out, s->version ? s->version : "");
 	sb_puts(out, "\",libbpf=\"");
 	expo_escape(out, s->libbpf_version ? s->libbpf_version : "");
@@ -468,38 +464,264 @@ static void render_observer(const struct snapshot *s, double scrape_seconds, str
 	sb_puts(out, "\",data_plane=\"");
 	expo_escape(out, s->data_plane ? s->data_plane : "");
 	sb_puts(out, "\"} 1\n");
-	family(out, "gunicorn_observer_tracked_masters", "gauge", "Gunicorn masters being observed.");
-	sb_printf(out, "gunicorn_observer_tracked_masters %zu\n", s->nmasters);
-	family(out, "gunicorn_observer_tracked_workers", "gauge", "Gunicorn workers being observed.");
-	sb_printf(out, "gunicorn_observer_tracked_workers %zu\n", s->nworkers);
-	family(out, "gunicorn_observer_events_dropped_total", "counter",
-	       "Events that could not be counted, by reason.");
+}
+
+/* arg: 1 for the workers, 0 for the masters. */
+static void tracked(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
+		    struct strbuf *out)
+{
+	(void)from;
+	(void)to;
+	sb_printf(out, "%s %zu\n", f->name, f->arg ? st->s->nworkers : st->s->nmasters);
+}
+
+static void drops(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
+		  struct strbuf *out)
+{
+	(void)from;
+	(void)to;
 	for (int i = 0; i < GO_DROP_MAX; i++)
-		sb_printf(out, "gunicorn_observer_events_dropped_total{reason=\"%s\"} %llu\n",
-			  drop_reasons[i], (unsigned long long)s->drops[i]);
-	sb_printf(out, "gunicorn_observer_events_dropped_total{reason=\"map_read_failed\"} %llu\n",
-		  (unsigned long long)s->map_read_failures);
-	render_map_fill(s, out);
-	family(out, "gunicorn_observer_scrape_duration_seconds", "gauge",
-	       "Time taken to build the previous exposition.");
-	sb_printf(out, "gunicorn_observer_scrape_duration_seconds %.6f\n", scrape_seconds);
+		sb_printf(out, "%s{reason=\"%s\"} %llu\n", f->name, drop_reasons[i],
+			  (unsigned long long)st->s->drops[i]);
+	sb_printf(out, "%s{reason=\"map_read_failed\"} %llu\n", f->name,
+		  (unsigned long long)st->s->map_read_failures);
+}
+
+static const char *const self_map_names[SELF_MAP_COUNT] = { "conns", "stash", "procs",
+							    "stats", "codes", "msigs" };
+
+/* arg: 1 for the capacities, 0 for the entries. */
+static void map_fill(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
+		     struct strbuf *out)
+{
+	(void)from;
+	(void)to;
+	for (int i = 0; i < SELF_MAP_COUNT; i++)
+		if (st->s->maps[i].ok)
+			sb_printf(out, "%s{map=\"%s\"} %u\n", f->name, self_map_names[i],
+				  f->arg ? st->s->maps[i].capacity : st->s->maps[i].entries);
+}
+
+static void bpf_memory(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
+		       struct strbuf *out)
+{
+	(void)from;
+	(void)to;
+	for (size_t i = 0; i < st->s->nbpf_mem; i++) {
+		sb_puts(out, f->name);
+		sb_puts(out, "{map=\"");
+		expo_escape(out, st->s->bpf_mem[i].name);
+		sb_printf(out, "\"} %llu\n", (unsigned long long)st->s->bpf_mem[i].bytes);
+	}
+}
+
+static int have_rss(const struct snapshot *s)
+{
+	return s->rss_bytes > 0;
+}
+
+static void self_rss(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
+		     struct strbuf *out)
+{
+	(void)from;
+	(void)to;
+	sb_printf(out, "%s %.0f\n", f->name, st->s->rss_bytes);
+}
+
+static void scrape_duration(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
+			    struct strbuf *out)
+{
+	(void)from;
+	(void)to;
+	sb_printf(out, "%s %.6f\n", f->name, st->scrape_seconds);
+}
+
+/* The exposition, in order. redis_keys.c and the mirror read this order. */
+static const struct family families[] = {
+	{ "gunicorn_worker_requests_total", "counter",
+	  "HTTP requests completed (response sent) by the worker.", PER_WORKER, worker_counts, W_REQUESTS,
+	  NULL },
+	{ "gunicorn_worker_request_duration_seconds", "histogram",
+	  "Time from the first request byte received to the last response byte sent.", PER_WORKER,
+	  worker_histograms, H_DURATION, NULL },
+	{ "gunicorn_worker_responses_total", "counter", "Responses by exact HTTP status code.", PER_WORKER,
+	  worker_codes, 0, NULL },
+	{ "gunicorn_worker_failed_requests_total", "counter",
+	  "5xx responses, and requests whose connection closed before a response.", PER_WORKER, worker_failed,
+	  0, NULL },
+	{ "gunicorn_worker_request_size_bytes", "histogram",
+	  "Request bytes read on the connection for one request.", PER_WORKER, worker_histograms, H_REQ_SIZE,
+	  NULL },
+	{ "gunicorn_worker_response_size_bytes", "histogram",
+	  "Response bytes written (send, write, sendfile) for one request.", PER_WORKER, worker_histograms,
+	  H_RESP_SIZE, NULL },
+	{ "gunicorn_worker_in_flight_requests", "gauge", "Requests received and not yet answered.",
+	  PER_WORKER, worker_counts, W_IN_FLIGHT, NULL },
+	{ "gunicorn_worker_state", "gauge",
+	  "1 for the worker's current state (idle, busy, stuck), 0 for the others.", PER_WORKER,
+	  worker_states, 0, NULL },
+	{ "gunicorn_worker_last_heartbeat_age_seconds", "gauge",
+	  "Seconds since the worker last touched its heartbeat file.", PER_WORKER, worker_gauges, G_HEARTBEAT,
+	  NULL },
+	{ "gunicorn_worker_memory_bytes", "gauge", "Resident set size.", PER_WORKER, worker_gauges, G_MEMORY,
+	  NULL },
+	{ "gunicorn_worker_cpu_seconds_total", "counter", "User and system CPU time.", PER_WORKER,
+	  worker_gauges, G_CPU_SECONDS, NULL },
+	{ "gunicorn_worker_cpu_percent", "gauge",
+	  "CPU use over the last sampling interval (at least 1 s), 100 = one core.", PER_WORKER,
+	  worker_gauges, G_CPU_PERCENT, NULL },
+	{ "gunicorn_worker_uptime_seconds", "gauge", "Seconds since the worker was forked.", PER_WORKER,
+	  worker_gauges, G_UPTIME, NULL },
+	{ "gunicorn_worker_start_time_seconds", "gauge", "Fork time of the worker, unix seconds.", PER_WORKER,
+	  worker_gauges, G_START, NULL },
+	{ "gunicorn_requests_total", "counter",
+	  "Requests of all of this master's workers, exited ones included, by status code.", PER_MASTER,
+	  master_codes, 0, NULL },
+	{ "gunicorn_request_duration_seconds", "histogram",
+	  "Request duration of all of this master's workers, exited ones included.", PER_MASTER,
+	  master_histograms, 0, NULL },
+	{ "gunicorn_master_workers", "gauge", "Live workers of the master now.", PER_MASTER, master_workers,
+	  0, NULL },
+	{ "gunicorn_master_worker_exits_total", "counter", "Worker exits by cause.", PER_MASTER,
+	  master_reasons, 0, NULL },
+	{ "gunicorn_master_worker_restart_total", "counter",
+	  "Worker exits that the master answered with a new fork, by cause.", PER_MASTER, master_reasons, 1,
+	  NULL },
+	{ "gunicorn_master_signals_total", "counter", "Signals delivered to the master.", PER_MASTER,
+	  master_signals, 0, NULL },
+	{ "gunicorn_master_start_time_seconds", "gauge", "Start time of the master, unix seconds.",
+	  PER_MASTER, master_starts, 0, NULL },
+	{ "gunicorn_listener_backlog", "gauge", "Connections waiting in the listener's accept queue now.",
+	  PER_MASTER, listeners, 0, NULL },
+	{ "gunicorn_listener_backlog_max", "gauge", "The listen() backlog limit of the listener.", PER_MASTER,
+	  listeners, 1, NULL },
+	{ "gunicorn_observer_build_info", "gauge",
+	  "Always 1; labels name the build, the kernel and the data plane.", ONCE, build_info, 0, NULL },
+	{ "gunicorn_observer_tracked_masters", "gauge", "Gunicorn masters being observed.", ONCE, tracked, 0,
+	  NULL },
+	{ "gunicorn_observer_tracked_workers", "gauge", "Gunicorn workers being observed.", ONCE, tracked, 1,
+	  NULL },
+	{ "gunicorn_observer_events_dropped_total", "counter", "Events that could not be counted, by reason.",
+	  ONCE, drops, 0, NULL },
+	{ "gunicorn_observer_bpf_map_entries", "gauge",
+	  "Entries in the BPF maps that follow connections, syscalls and processes.", ONCE, map_fill, 0,
+	  NULL },
+	{ "gunicorn_observer_bpf_map_capacity", "gauge", "Most entries those BPF maps can hold.", ONCE,
+	  map_fill, 1, NULL },
+	{ "gunicorn_observer_bpf_memory_bytes", "gauge",
+	  "Kernel memory held by each BPF map (preallocated) and by the programs.", ONCE, bpf_memory, 0,
+	  NULL },
+	{ "gunicorn_observer_resident_memory_bytes", "gauge", "The observer's own resident set size.", ONCE,
+	  self_rss, 0, have_rss },
+	{ "gunicorn_observer_scrape_duration_seconds", "gauge",
+	  "Time taken to build the previous exposition.", ONCE, scrape_duration, 0, NULL },
+};
+
+#define NFAMILIES (sizeof(families) / sizeof(families[0]))
+
+static int stream_init(struct expo_stream *st, const struct snapshot *s, double scrape_seconds)
+{
+	st->s = s;
+	st->scrape_seconds = scrape_seconds;
+	sb_init(&st->trailer);
+	return labels_build(&st->lb, s);
+}
+
+static void stream_fini(struct expo_stream *st)
+{
+	labels_free(&st->lb);
+	sb_free(&st->trailer);
+}
+
+/* Moves the cursor to the next family; after the last, the trailer. */
+static void next_family(struct expo_stream *st, struct strbuf *out)
+{
+	st->fam++;
+	st->item = 0;
+	st->headed = 0;
+	if (st->fam < NFAMILIES)
+		return;
+	if (st->trailer.oom)
+		out->oom = 1;
+	else if (st->trailer.len)
+		sb_append(out, st->trailer.data, st->trailer.len);
+	st->done = 1;
+}
+
+/* Appends the next run of samples, with the family's HELP and TYPE first. */
+static void step(struct expo_stream *st, struct strbuf *out)
+{
+	const struct family *f = &families[st->fam];
+	size_t n = family_items(f, st->s), to;
+
+	if (!st->headed) {
+		if (f->shown && !f->shown(st->s)) {
+			next_family(st, out);
+			return;
+		}
+		family(out, f->name, f->type, f->help);
+		st->headed = 1;
+	}
+	to = n - st->item > EXPO_RUN ? st->item + EXPO_RUN : n;
+	f->rows(st, f, st->item, to, out);
+	st->item = to;
+	if (st->item == n)
+		next_family(st, out);
+}
+
+struct expo_stream *expo_stream_new(struct snapshot *s, double scrape_seconds)
+{
+	struct expo_stream *st = calloc(1, sizeof(*st));
+
+	if (!st) {
+		snapshot_free(s);
+		return NULL;
+	}
+	st->own = *s;
+	memset(s, 0, sizeof(*s));
+	if (stream_init(st, &st->own, scrape_seconds)) {
+		expo_stream_free(st);
+		return NULL;
+	}
+	return st;
+}
+
+struct strbuf *expo_stream_trailer(struct expo_stream *st)
+{
+	return &st->trailer;
+}
+
+int expo_stream_next(struct expo_stream *st, struct strbuf *out, size_t want)
+{
+	size_t start = out->len;
+
+	while (!st->done && !out->oom && out->len - start < want)
+		step(st, out);
+	if (out->oom)
+		return -1;
+	return st->done ? 0 : 1;
+}
+
+void expo_stream_free(struct expo_stream *st)
+{
+	if (!st)
+		return;
+	stream_fini(st);
+	snapshot_free(&st->own);
+	free(st);
 }
 
 void expo_render(const struct snapshot *s, double scrape_seconds, struct strbuf *out)
 {
-	struct labels lb;
+	struct expo_stream st = { 0 };
 
-	if (labels_build(&lb, s)) {
-		labels_free(&lb);
+	if (stream_init(&st, s, scrape_seconds)) {
+		stream_fini(&st);
 		out->oom = 1;
 		return;
 	}
-	/* about 6 KiB per worker with the default buckets: one allocation */
-	sb_grow(out, 8192 + s->nworkers * 6144 + s->nmasters * 2048);
-	render_workers(s, out, &lb);
-	render_worker_life(s, out, &lb);
-	render_masters(s, out, &lb);
-	render_master_life(s, out, &lb);
-	render_observer(s, scrape_seconds, out);
-	labels_free(&lb);
+	/* about 7 KiB per worker with the default buckets: one allocation */
+	sb_grow(out, 8192 + s->nworkers * 7168 + s->nmasters * 2048);
+	expo_stream_next(&st, out, SIZE_MAX);
+	stream_fini(&st);
 }

@@ -3,7 +3,9 @@
  * files are checked with OpenSSL at start, so a bad one is named; MHD
  * serves them with GnuTLS) and basic auth on everything but /healthz; always
  * a total and a per-IP connection limit and an idle timeout, so slow or
- * idle clients cannot keep a scraper out. */
+ * idle clients cannot keep a scraper out. /metrics is sent while it is
+ * rendered, a block at a time from the main loop, so the observer never
+ * holds a whole exposition and a slow client delays nothing else. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -30,6 +32,10 @@
 #define FD_SPARE 128 /* descriptors beyond the connections: BPF objects, /proc, Redis */
 
 #define CT_TEXT "text/plain; version=0.0.4; charset=utf-8"
+/* The block size MHD is given for /metrics: the text is megabytes at
+ * hundreds of workers and is never held whole; MHD asks for at most what
+ * its connection buffer holds (about 32 KiB), one block a main loop pass. */
+#define BODY_BLOCK (64 * 1024)
 
 static const char landing[] =
     "<html><head><title>gunicorn-observer</title></head><body>\n"
@@ -41,7 +47,8 @@ static const char landing[] =
 struct http_server {
 	struct MHD_Daemon *d;
 	int sock;
-	http_metrics_fn fn;
+	http_metrics_fn whole; /* one of the two answers /metrics */
+	http_stream_fn stream;
 	void *ctx;
 	struct auth *auth; /* NULL: open */
 	int serving;       /* started: what MHD says now is about clients */
@@ -86,6 +93,96 @@ static enum MHD_Result reply_static(struct MHD_Connection *c, unsigned int code,
 	return reply(c, code, type, (void *)body, strlen(body), MHD_RESPMEM_PERSISTENT);
 }
 
+/* A /metrics body being sent: the text the body wrote that MHD's buffer
+ * has not taken yet. */
+struct body_stream {
+	struct http_body body;
+	struct strbuf pending;
+	size_t sent; /* bytes of pending already handed to MHD */
+	int more;    /* body.next has more to give */
+};
+
+static void body_free(void *cls)
+{
+	struct body_stream *b = cls;
+
+	b->body.release(b->body.ctx);
+	sb_free(&b->pending);
+	free(b);
+}
+
+/* MHD's reader: fills buf from pending, asking the body for more once all
+ * of it went. A failure now, after the status line, can only cut the body
+ * short. */
+static ssize_t body_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct body_stream *b = cls;
+	size_t n;
+
+	(void)pos;
+	if (!max)
+		return 0;
+	while (b->sent == b->pending.len) {
+		if (!b->more)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		b->pending.len = 0;
+		b->sent = 0;
+		b->more = b->body.next(b->body.ctx, &b->pending, max);
+		if (b->more < 0) {
+			b->more = 0;
+			log_error("out of memory while sending /metrics: the response is cut short");
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		}
+	}
+	n = b->pending.len - b->sent;
+	if (n > max)
+		n = max;
+	memcpy(buf, b->pending.data + b->sent, n);
+	b->sent += n;
+	return (ssize_t)n;
+}
+
+static enum MHD_Result reply_error(struct MHD_Connection *c)
+{
+	return reply_static(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain",
+			    "cannot build the exposition: see the observer's log\n");
+}
+
+/* 200 and a body sent as it is written (chunked, no length); the first
+ * block is written before the status, so that a failure in it is a 500.
+ * A HEAD gets the headers alone. */
+static enum MHD_Result reply_metrics(struct http_server *h, struct MHD_Connection *c, int head)
+{
+	struct body_stream *b = calloc(1, sizeof(*b));
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	if (!b) {
+		log_error("out of memory while answering /metrics");
+		return reply_error(c);
+	}
+	if (h->stream(h->ctx, &b->body)) {
+		free(b);
+		return reply_error(c);
+	}
+	sb_init(&b->pending);
+	b->more = head ? 1 : b->body.next(b->body.ctx, &b->pending, BODY_BLOCK);
+	if (b->more < 0) {
+		log_error("out of memory while building /metrics");
+		body_free(b);
+		return reply_error(c);
+	}
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, BODY_BLOCK, body_read, b, body_free);
+	if (!r) {
+		body_free(b);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, CT_TEXT);
+	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+	MHD_destroy_response(r); /* frees b once MHD is done with it */
+	return ret;
+}
+
 static int authorized(struct auth *a, struct MHD_Connection *c)
 {
 	char *password = NULL, *user = MHD_basic_auth_get_username_password(c, &password);
@@ -117,8 +214,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 			      const char *version, const char *upload, size_t *upload_size, void **state)
 {
 	struct http_server *h = cls;
-	char *body = NULL;
-	size_t len = 0;
 
 	(void)version;
 	(void)upload;
@@ -134,10 +229,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return reply_static(c, MHD_HTTP_OK, "text/plain", "ok\n");
 	if (h->auth && !authorized(h->auth, c))
 		return deny(c);
+	if (strcmp(url, "/metrics") == 0 && h->stream)
+		return reply_metrics(h, c, strcmp(method, "HEAD") == 0);
 	if (strcmp(url, "/metrics") == 0) {
-		if (h->fn(h->ctx, &body, &len))
-			return reply_static(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain",
-					    "cannot build the exposition: see the observer's log\n");
+		char *body = NULL;
+		size_t len = 0;
+
+		if (h->whole(h->ctx, &body, &len))
+			return reply_error(c);
 		return reply(c, MHD_HTTP_OK, CT_TEXT, body, len, MHD_RESPMEM_MUST_FREE);
 	}
 	if (strcmp(url, "/") == 0)
@@ -201,8 +300,8 @@ static void make_room(unsigned conns)
 			 (unsigned long long)r.rlim_cur, conns);
 }
 
-struct http_server *http_start_secure(const char *addr, unsigned short port, const struct http_security *sec,
-				      http_metrics_fn fn, void *ctx)
+static struct http_server *start(const char *addr, unsigned short port, const struct http_security *sec,
+				 http_metrics_fn whole, http_stream_fn stream, void *ctx)
 {
 	struct http_server *h = calloc(1, sizeof(*h));
 	unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
@@ -210,7 +309,8 @@ struct http_server *http_start_secure(const char *addr, unsigned short port, con
 
 	if (!h)
 		return NULL;
-	h->fn = fn;
+	h->whole = whole;
+	h->stream = stream;
 	h->ctx = ctx;
 	h->auth = sec->auth;
 	make_room(sec->conn_limit);
@@ -250,7 +350,13 @@ struct http_server *http_start(const char *addr, unsigned short port, http_metri
 				     .per_ip_limit = GO_HTTP_PER_IP_LIMIT,
 				     .timeout_s = GO_HTTP_TIMEOUT_S };
 
-	return http_start_secure(addr, port, &sec, fn, ctx);
+	return start(addr, port, &sec, fn, NULL, ctx);
+}
+
+struct http_server *http_start_secure(const char *addr, unsigned short port, const struct http_security *sec,
+				      http_stream_fn fn, void *ctx)
+{
+	return start(addr, port, sec, NULL, fn, ctx);
 }
 
 /* Reads a whole PEM file into a malloc'd string; one line naming it on failure. */

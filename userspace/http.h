@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "strbuf.h"
 
 struct auth;
 
@@ -17,17 +18,31 @@ struct http_security {
 	unsigned conn_limit, per_ip_limit, timeout_s;
 };
 
-/* Builds the /metrics body into a malloc'd buffer; -1 on failure. */
+/* A /metrics body written while it is sent. next appends at least want
+ * bytes to out (fewer only at the end) and returns 1 while more is to come,
+ * 0 after the last byte, -1 on failure; release frees ctx, whether or not
+ * the body was read to its end (HEAD, a client gone). */
+struct http_body {
+	int (*next)(void *ctx, struct strbuf *out, size_t want);
+	void (*release)(void *ctx);
+	void *ctx;
+};
+
+/* Starts a /metrics body; -1 on failure (answered 500). */
+typedef int (*http_stream_fn)(void *ctx, struct http_body *body);
+/* Builds the whole /metrics body into a malloc'd buffer; -1 on failure. */
 typedef int (*http_metrics_fn)(void *ctx, char **body, size_t *len);
 
 struct http_server;
 
-/* Binds ADDR:PORT and starts serving; prints one line and returns NULL when
- * the address is bad or the port taken. */
+/* Binds ADDR:PORT and starts serving, /metrics from a whole buffer (the
+ * aggregate's merged view); prints one line and returns NULL when the
+ * address is bad or the port taken. */
 struct http_server *http_start(const char *addr, unsigned short port, http_metrics_fn fn, void *ctx);
-/* The same with TLS, basic auth and limits from sec, which must outlive it. */
+/* The same with TLS, basic auth and limits from sec, which must outlive it,
+ * and /metrics streamed (the observer's exposition). */
 struct http_server *http_start_secure(const char *addr, unsigned short port, const struct http_security *sec,
-				      http_metrics_fn fn, void *ctx);
+				      http_stream_fn fn, void *ctx);
 /* Reads and checks the certificate, key and password file c names; prints
  * one line naming the file to fix and returns -1. */
 int http_security_load(struct http_security *s, const struct go_config *c);

@@ -15,6 +15,7 @@
 #include <bpf/btf.h>
 
 #include "loader.h"
+#include "map_walk.h"
 #include "log.h"
 #include "observer.skel.h"
 #include "saved.h"
@@ -192,38 +193,12 @@ static int attach(struct loader *l)
 	return err;
 }
 
-size_t loader_drop_conns(struct loader *l, int (*drop)(__u64 key, const struct go_conn *c, void *ctx),
-			 void *ctx)
-{
-	__u64 key, next, *prev = NULL, *gone = NULL;
-	size_t n = 0, cap = 0;
-	struct go_conn c;
-
-	/* the keys first: deleting while walking a hash map restarts the walk */
-	while (bpf_map_get_next_key(l->conns_fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(l->conns_fd, &key, &c) || !drop(key, &c, ctx))
-			continue;
-		if (n == cap) {
-			__u64 *p = realloc(gone, (cap = cap ? cap * 2 : 256) * sizeof(*gone));
-
-			if (!p)
-				break;
-			gone = p;
-		}
-		gone[n++] = key;
-	}
-	for (size_t i = 0; i < n; i++)
-		bpf_map_delete_elem(l->conns_fd, &gone[i]);
-	free(gone);
-	return n;
-}
-
 /* Entries another data plane left in the pinned connection map: their keys
  * mean nothing to this one. */
-static int other_plane(__u64 key, const struct go_conn *c, void *ctx)
+static int other_plane(const void *key, const void *value, void *ctx)
 {
+	const struct go_conn *c = value;
+
 	(void)key;
 	return c->keying != *(const __u8 *)ctx;
 }
@@ -269,6 +244,72 @@ int loader_sweep(struct loader *l)
 	return (int)opts.retval;
 }
 
+/* The kernel memory behind descriptor fd (a map or a program): the
+ * "memlock:" line of its fdinfo; 0 when it has none. */
+static unsigned long long fd_memlock(int fd)
+{
+	char path[64], line[128];
+	unsigned long long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %llu", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+/* What each map, and the programs together, hold of kernel memory. */
+static void read_memory(struct loader *l)
+{
+	struct bpf_program *prog;
+	struct bpf_map *map;
+	__u64 progs = 0;
+
+	bpf_object__for_each_map(map, l->skel->obj)
+	{
+		const char *name = bpf_map__name(map), *dot = strrchr(name, '.');
+		struct bpf_mem *m = &l->mem[l->nmem];
+
+		if (bpf_map__fd(map) < 0 || l->nmem + 1 >= GO_MAX_BPF_MEM)
+			continue;
+		snprintf(m->name, sizeof(m->name), "%s", dot ? dot + 1 : name);
+		m->bytes = fd_memlock(bpf_map__fd(map));
+		l->nmem++;
+	}
+	bpf_object__for_each_program(prog, l->skel->obj) if (bpf_program__fd(prog) >= 0) progs +=
+	    fd_memlock(bpf_program__fd(prog));
+	snprintf(l->mem[l->nmem].name, sizeof(l->mem[l->nmem].name), "programs");
+	l->mem[l->nmem++].bytes = progs;
+}
+
+/* Sizes the maps from --max-connections and --max-workers (observer.h). */
+static int size_maps(struct observer_bpf *skel, const struct go_config *c)
+{
+	const struct {
+		struct bpf_map *map;
+		__u32 n;
+	} sz[] = {
+		{ skel->maps.conns, c->max_conns },
+		{ skel->maps.stats, c->max_workers },
+		{ skel->maps.codes, GO_CODES_PER_WORKER * c->max_workers },
+		{ skel->maps.procs, GO_PROCS_PER_WORKER * c->max_workers },
+		{ skel->maps.msigs, c->max_workers },
+	};
+
+	for (size_t i = 0; i < sizeof(sz) / sizeof(sz[0]); i++)
+		if (bpf_map__set_max_entries(sz[i].map, sz[i].n)) {
+			fprintf(stderr, "gunicorn-observer: cannot size map %s to %u entries\n",
+				bpf_map__name(sz[i].map), sz[i].n);
+			return -1;
+		}
+	return 0;
+}
+
 int loader_open(struct loader *l, const struct go_config *c, enum go_data_plane plane,
 		ring_buffer_sample_fn on_event, void *ctx)
 {
@@ -295,11 +336,8 @@ int loader_open(struct loader *l, const struct go_config *c, enum go_data_plane 
 	set_bounds(l->skel, c);
 	set_pidns(l->skel);
 	choose_programs(l);
-	if (bpf_map__set_max_entries(l->skel->maps.conns, c->max_conns)) {
-		fprintf(stderr, "gunicorn-observer: cannot size the connection map to %u entries\n",
-			c->max_conns);
+	if (size_maps(l->skel, c))
 		goto fail;
-	}
 	if (c->pin && (pin_begin(&l->pin, c->pin_dir) || pin_maps(&l->pin, l->skel->obj)))
 		goto fail;
 	err = observer_bpf__load(l->skel);
@@ -341,12 +379,13 @@ int loader_open(struct loader *l, const struct go_config *c, enum go_data_plane 
 	}
 	if (plane == GO_PLANE_SOCKET)
 		l->sweep_fd = bpf_program__fd(l->skel->progs.sweep_conns);
+	read_memory(l);
 	if (!l->pin.reused) {
 		__u8 keying = plane == GO_PLANE_SOCKET ? GO_KEY_COOKIE : GO_KEY_FD;
-		size_t n = loader_drop_conns(l, other_plane, &keying);
+		long n = map_delete_if(l->conns_fd, other_plane, &keying);
 
-		if (n)
-			log_info("dropped %zu connections another data plane was following", n);
+		if (n > 0)
+			log_info("dropped %ld connections another data plane was following", n);
 	}
 	if (l->pin.dir[0])
 		l->saved_fd = saved_open(l->pin.dir);
@@ -389,8 +428,8 @@ static void worker_bit(struct loader *l, pid_t pid, int on)
 int loader_track(struct loader *l, pid_t pid, pid_t master, int role)
 {
 	struct go_proc p = { .master = (__u32)master, .role = (__u32)role };
+	struct go_worker_stats st = { .master = (__u32)master };
 	__u32 key = (__u32)pid;
-	struct go_worker_stats *vals;
 	int err = 0;
 
 	if (bpf_map_update_elem(l->procs_fd, &key, &p, BPF_ANY)) {
@@ -399,17 +438,14 @@ int loader_track(struct loader *l, pid_t pid, pid_t master, int role)
 	}
 	if (role != GO_ROLE_WORKER)
 		return 0;
-	vals = calloc((size_t)l->nr_cpus, sizeof(*vals));
-	if (!vals)
-		return -1;
-	for (int i = 0; i < l->nr_cpus; i++)
-		vals[i].master = (__u32)master;
 	/* a worker forked while we were scanning already has its entry */
-	if (bpf_map_update_elem(l->stats_fd, &key, vals, BPF_NOEXIST) && errno != EEXIST) {
-		log_warn("cannot create stats for pid %d: %s", (int)pid, strerror(errno));
+	if (bpf_map_update_elem(l->stats_fd, &key, &st, BPF_NOEXIST) && errno != EEXIST) {
+		if (errno == E2BIG) /* full: as the fork tracepoint counts it */
+			l->stats_full++;
+		else
+			log_warn("cannot create stats for pid %d: %s", (int)pid, strerror(errno));
 		err = -1;
 	}
-	free(vals);
 	worker_bit(l, pid, 1);
 	return err;
 }

@@ -1,6 +1,5 @@
 /* loader.h - opening, configuring, loading and attaching the BPF side, and
- * the few map writes userspace makes (tracking processes, dropping
- * connections, the sweep). */
+ * the few map writes userspace makes (tracking processes, the sweep). */
 #ifndef GO_LOADER_H
 #define GO_LOADER_H
 
@@ -10,6 +9,9 @@
 
 #include "config.h"
 #include "pin.h"
+#include "snapshot.h"
+
+#define GO_MAX_BPF_MEM 32 /* maps, and one line for the programs */
 
 struct observer_bpf;
 
@@ -19,12 +21,15 @@ struct loader {
 	int nr_cpus;
 	enum go_data_plane plane; /* socket or syscall, never auto */
 	int procs_fd, conns_fd, stats_fd, codes_fd, drops_fd, msigs_fd, stash_fd;
-	int sweep_fd;         /* the socket plane's sweep program, -1 otherwise */
-	long long sweep_seen; /* sweep_due when the last sweep ran */
-	time_t sweep_at;      /* and when */
-	__u64 *worker_bits;   /* the worker_bits map, mapped: a bit per tracked worker's pid */
-	struct pin pin;       /* empty dir when nothing is pinned */
-	int saved_fd;         /* the masters' saved counters (saved.c), -1 when not pinned */
+	int sweep_fd;                       /* the socket plane's sweep program, -1 otherwise */
+	long long sweep_seen;               /* sweep_due when the last sweep ran */
+	time_t sweep_at;                    /* and when */
+	__u64 *worker_bits;                 /* the worker_bits map, mapped: a bit per tracked worker's pid */
+	struct pin pin;                     /* empty dir when nothing is pinned */
+	int saved_fd;                       /* the masters' saved counters (saved.c), -1 when not pinned */
+	struct bpf_mem mem[GO_MAX_BPF_MEM]; /* read once loaded */
+	__u64 stats_full;                   /* workers found with the stats map full */
+	size_t nmem;
 };
 
 /* Checks what the kernel and the user must provide and chooses the data
@@ -38,9 +43,6 @@ int loader_open(struct loader *l, const struct go_config *c, enum go_data_plane 
  * could have been (a unix connection, a reset) since the last run, or 10 s
  * after it. */
 int loader_sweep(struct loader *l);
-/* Deletes the connection entries for which drop() says so; returns how many. */
-size_t loader_drop_conns(struct loader *l, int (*drop)(__u64 key, const struct go_conn *c, void *ctx),
-			 void *ctx);
 void loader_close(struct loader *l);
 /* Adds a master or worker to the kernel's filter (and a worker's stats). */
 int loader_track(struct loader *l, pid_t pid, pid_t master, int role);

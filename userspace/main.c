@@ -3,6 +3,7 @@
  * and handle rare kernel events until SIGINT/SIGTERM. */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -60,6 +61,8 @@ static void usage(FILE *f)
 		   "                                half the master's --timeout, else 15)\n"
 		   "      --log-level LEVEL         error, warn, info (default) or debug\n"
 		   "      --max-connections N       connections followed at once (default 65536)\n"
+		   "      --max-workers N           workers counted at once; sizes the kernel's\n"
+		   "                                per-worker maps (default 4096)\n"
 		   "      --data-plane PLANE        auto (default: socket tracepoints where the kernel\n"
 		   "                                has them, else syscall tracepoints), socket, syscall\n"
 		   "      --redis-enabled BOOL      mirror the metrics to Redis (default false)\n"
@@ -206,51 +209,94 @@ static double now_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Appends the exposition of a fresh snapshot to sb; -1 when collect failed. */
-static int render(struct observer *o, struct strbuf *sb)
+/* A fresh snapshot, labelled with this build; -1 (s freed) when collect
+ * failed. It is self-contained: arrays of its own, and pointers only to
+ * what lives as long as the process (o->cfg's bounds, the loader's map
+ * sizes, o->uts), so it may outlive this main loop iteration. */
+static int take_snapshot(struct observer *o, struct snapshot *s)
 {
-	struct snapshot s;
-
-	if (collect(&o->ld, &o->tr.reg, &o->cfg, &s)) {
-		snapshot_free(&s);
+	if (collect(&o->ld, &o->tr.reg, &o->cfg, s)) {
+		snapshot_free(s);
 		return -1;
 	}
 	saved_store(o->ld.saved_fd, &o->tr.reg);
-	s.version = GO_VERSION;
-	s.libbpf_version = libbpf_version_string();
-	s.kernel = o->uts.release;
-	s.data_plane = config_plane_name(o->plane);
-	expo_render(&s, o->last_scrape_seconds, sb);
-	snapshot_free(&s);
-	if (o->mirror)
-		mirror_render(o->mirror, sb);
+	s->version = GO_VERSION;
+	s->libbpf_version = libbpf_version_string();
+	s->kernel = o->uts.release;
+	s->data_plane = config_plane_name(o->plane);
 	return 0;
 }
 
-static int build_metrics(void *ctx, char **body, size_t *len)
+/* One /metrics response: the exposition of the snapshot taken at the
+ * request, rendered as the client reads it. */
+struct scrape {
+	struct observer *o;
+	struct expo_stream *st;
+	double t0; /* the request */
+};
+
+static int scrape_next(void *ctx, struct strbuf *out, size_t want)
+{
+	struct scrape *sc = ctx;
+	int rc = expo_stream_next(sc->st, out, want);
+
+	/* the request to the last byte rendered, the client's reading included */
+	if (rc == 0)
+		sc->o->last_scrape_seconds = now_seconds() - sc->t0;
+	return rc;
+}
+
+static void scrape_free(void *ctx)
+{
+	struct scrape *sc = ctx;
+
+	expo_stream_free(sc->st);
+	free(sc);
+}
+
+static int build_metrics(void *ctx, struct http_body *body)
 {
 	struct observer *o = ctx;
-	struct strbuf sb;
-	double t0 = now_seconds();
+	struct scrape *sc = calloc(1, sizeof(*sc));
+	struct snapshot s;
 
-	sb_init(&sb);
-	if (render(o, &sb)) {
-		sb_free(&sb);
+	if (!sc)
+		return -1;
+	sc->o = o;
+	sc->t0 = now_seconds();
+	if (take_snapshot(o, &s)) {
+		free(sc);
 		return -1;
 	}
-	*body = sb_steal(&sb, len);
-	o->last_scrape_seconds = now_seconds() - t0;
-	return *body ? 0 : -1;
+	sc->st = expo_stream_new(&s, o->last_scrape_seconds);
+	if (!sc->st) {
+		free(sc);
+		return -1;
+	}
+	if (o->mirror)
+		mirror_render(o->mirror, expo_stream_trailer(sc->st));
+	body->next = scrape_next;
+	body->release = scrape_free;
+	body->ctx = sc;
+	return 0;
 }
 
 /* Hands the mirror thread a fresh exposition, scraped or not: every pass
- * refreshes every key's TTL. */
+ * refreshes every key's TTL. The mirror takes the text whole (it parses
+ * it into keys and keeps a copy), so this renders it whole, with
+ * expo_render, every interval_s; only /metrics is streamed. */
 static void mirror_now(struct observer *o)
 {
+	struct snapshot s;
 	struct strbuf sb;
 
+	if (take_snapshot(o, &s))
+		return;
 	sb_init(&sb);
-	if (render(o, &sb) == 0 && !sb.oom)
+	expo_render(&s, o->last_scrape_seconds, &sb);
+	snapshot_free(&s);
+	mirror_render(o->mirror, &sb);
+	if (!sb.oom)
 		mirror_publish(o->mirror, sb.data, sb.len);
 	sb_free(&sb);
 }
@@ -330,6 +376,12 @@ int main(int argc, char **argv)
 	struct cli cli = { 0 };
 	int rc, sfd;
 
+	/* A snapshot's arrays, and the Redis mirror's whole text (about 7 KiB
+	 * a worker), are large buffers: at a fixed threshold they are mapped
+	 * and unmapped, where glibc's sliding one soon serves them from a heap
+	 * that keeps its peak (measured before /metrics was streamed: 19.5 MiB
+	 * resident after 20 scrapes of 1256 workers, 9.0 MiB with this). */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	if (argc > 1 && strcmp(argv[1], "aggregate") == 0)
 		return aggregate_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "cleanup") == 0)

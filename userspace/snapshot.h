@@ -79,12 +79,15 @@ struct bounds {
 	size_t nsize;
 };
 
-/* BPF maps whose entries come and go with connections, threads and
- * processes: a count that does not return to its baseline is a leak. */
+/* BPF maps whose entries come and go with connections, threads, processes
+ * and workers: a count that does not return to its baseline is a leak. */
 enum self_map {
 	SELF_MAP_CONNS = 0,
 	SELF_MAP_STASH,
 	SELF_MAP_PROCS,
+	SELF_MAP_STATS,
+	SELF_MAP_CODES,
+	SELF_MAP_MSIGS,
 	SELF_MAP_COUNT,
 };
 
@@ -92,6 +95,13 @@ struct map_fill {
 	uint32_t entries;  /* counted at scrape */
 	uint32_t capacity; /* max_entries */
 	int ok;            /* 0 when the map could not be read */
+};
+
+/* Kernel memory held by one BPF map, or by all the programs (name
+ * "programs"): its memlock, fixed once loaded (every map is preallocated). */
+struct bpf_mem {
+	char name[24];
+	uint64_t bytes;
 };
 
 struct snapshot {
@@ -102,6 +112,9 @@ struct snapshot {
 	uint64_t drops[GO_DROP_MAX];
 	uint64_t map_read_failures;
 	struct map_fill maps[SELF_MAP_COUNT];
+	const struct bpf_mem *bpf_mem; /* the loader's, not the snapshot's */
+	size_t nbpf_mem;
+	double rss_bytes; /* the observer's own resident set, 0 when unknown */
 	struct bounds bounds;
 	const char *version, *libbpf_version, *kernel, *data_plane;
 };

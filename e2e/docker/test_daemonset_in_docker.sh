@@ -65,6 +65,29 @@ start_container() {
 
 container_pid() { docker inspect -f '{{.State.Pid}}' "$1"; }
 
+# pod_memory requests|limits: the observer container's memory request or limit in
+# deploy/kubernetes/daemonset.yaml, in bytes
+pod_memory() {
+    $PY - "$ROOT/deploy/kubernetes/daemonset.yaml" "$1" <<'PY'
+import re, sys, yaml
+ds = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d.get("kind") == "DaemonSet"][0]
+lim = ds["spec"]["template"]["spec"]["containers"][0]["resources"][sys.argv[2]]["memory"]
+n, unit = re.fullmatch(r"(\d+)(Ki|Mi|Gi)?", str(lim)).groups()
+print(int(n) * {"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, None: 1}[unit])
+PY
+}
+
+# container_memory_peak NAME: the most memory (bytes) the container's cgroup has held,
+# kernel memory included; empty when the engine's cgroup is not found
+container_memory_peak() {
+    local id f
+    id=$(docker inspect -f '{{.Id}}' "$1")
+    for f in "/sys/fs/cgroup/memory/docker/$id/memory.max_usage_in_bytes" \
+        "/sys/fs/cgroup/system.slice/docker-$id.scope/memory.peak" "/sys/fs/cgroup/docker/$id/memory.peak"; do
+        [ -r "$f" ] && { cat "$f"; return; }
+    done
+}
+
 # metric FILE NAME LABEL=VALUE...: value of the first series of NAME with those labels
 metric() {
     local f=$1 name=$2 kv lines
@@ -141,6 +164,11 @@ start_observer_container() {
         docker run --rm --cap-drop ALL --cap-add BPF --entrypoint true "$IMAGE" > /dev/null 2>&1 || CAPS=$CAPS_OLD_ENGINE
     fi
     for c in ${CAPS//,/ }; do opts+=(--cap-add "$c"); done
+    if ! POD_MEM=$(pod_memory limits) || ! POD_REQ=$(pod_memory requests); then
+        fail "cannot read the memory request and limit of deploy/kubernetes/daemonset.yaml"
+        finish
+    fi
+    opts+=(--memory "$POD_MEM")
     OPORT=$(free_port)
     say "observer container $NAME-observer: ${opts[*]}"
     start_container "$NAME-observer" "$OBSERVER_LOG" "${opts[@]}" -v /sys/kernel/btf:/sys/kernel/btf:ro \
@@ -275,6 +303,11 @@ start_app_container
 wait_discovered
 check_proc_reads
 run_traffic
+peak=$(container_memory_peak "$NAME-observer")
+if [ -z "$peak" ]; then fail "cannot find the observer container's memory cgroup"
+elif [ "$peak" -le "$POD_REQ" ]; then
+    pass "observer container under the pod's limit ($((POD_MEM >> 20)) MiB), within its request: peak $((peak >> 20)) MiB (kernel memory included) of $((POD_REQ >> 20)) MiB"
+else fail "observer container peak memory $((peak >> 20)) MiB over the pod's request $((POD_REQ >> 20)) MiB (limit $((POD_MEM >> 20)) MiB)"; fi
 stop_observer_container
 restart_observer_container
 finish
