@@ -153,7 +153,7 @@ FUZZ_LIBS_config_yaml := -lyaml
 FUZZ_SRCS_procfs      := userspace/procfs.c
 FUZZ_SRCS_gconf       := userspace/gconf.c userspace/discover.c userspace/procfs.c
 FUZZ_SRCS_k8s         := userspace/k8s.c userspace/procfs.c
-FUZZ_SRCS_expo_escape := userspace/expo.c userspace/strbuf.c userspace/lifecycle.c \
+FUZZ_SRCS_expo_escape := userspace/expo.c userspace/snapshot.c userspace/strbuf.c userspace/lifecycle.c \
                          userspace/redis_keys.c userspace/redis_json.c
 FUZZ_LIBS_expo_escape := -lcrypto
 FUZZ_SRCS_redis_keys  := userspace/redis_keys.c userspace/redis_json.c userspace/strbuf.c
