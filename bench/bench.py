@@ -1556,6 +1556,9 @@ def report_again(args):
         f.write(text)
     if d["runs"]:
         plot(args, summary, out)
+    if out == HERE and d["runs"] and d["scale"] and not args.quick:
+        write_benchmarks_md(args.benchmarks_md, text)
+        say("written: " + args.benchmarks_md)
     say(text)
     say("results (from %s): %s/results.md%s" % (args.report_from, out, ", results.dat, results.png"
                                                  if d["runs"] else ""))
