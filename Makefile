@@ -107,9 +107,11 @@ e2e:
 
 .PHONY: image e2e
 
-# The benchmark behind BENCHMARKS.md (~17 min): Gunicorn under wrk without the
+# The benchmark behind BENCHMARKS.md (~23 min): Gunicorn under wrk without the
 # observer, with it, with prometheus_client and with statsd, alternated; then
-# scrape cost at 8 to 256 workers, and the host's fixed BPF costs. Prints the
+# scrape cost at 8 to 1000 workers, the host's fixed BPF costs, and memory
+# (counters per-CPU vs shared, kernel memory in guests of 2/64/192 vCPUs,
+# a full node of 1256 workers). Prints the
 # tables; rewrites BENCHMARKS.md (bench/preamble.md + the results) and
 # bench/results.{md,json,png}. It refuses to run beside another observer
 # (BENCH_ARGS=--allow-others measures anyway, flagged). BENCH_ARGS=--quick
