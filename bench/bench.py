@@ -860,12 +860,17 @@ def run_profile(args, workdir, out):
 
 
 def build_tools(workdir):
-    """Compiles bench/floor.bpf.c, bench/floor.c, bench/btf_peak.c and
-    bench/bystander.c into workdir (clang and gcc are build dependencies of
-    the observer)."""
+    """Compiles bench/floor.bpf.c, bench/floor.c, bench/btf_peak.c,
+    bench/bystander.c, bench/counters.bpf.c and bench/counters.c into workdir
+    (clang and gcc are build dependencies of the observer)."""
     arch = subprocess.run(["gcc", "-print-multiarch"], capture_output=True, text=True).stdout.strip()
+    inc = "-I" + os.path.join(ROOT, "include")
     cmds = [["clang", "-O2", "-g", "-target", "bpf", "-I/usr/include/" + arch, "-c",
              os.path.join(HERE, "floor.bpf.c"), "-o", os.path.join(workdir, "floor.bpf.o")],
+            ["clang", "-O2", "-g", "-target", "bpf", "-I/usr/include/" + arch, inc, "-c",
+             os.path.join(HERE, "counters.bpf.c"), "-o", os.path.join(workdir, "counters.bpf.o")],
+            ["gcc", "-O2", "-Wall", "-Wextra", "-Werror", inc, os.path.join(HERE, "counters.c"), "-lbpf",
+             "-lpthread", "-o", os.path.join(workdir, "counters")],
             ["gcc", "-O2", os.path.join(HERE, "floor.c"), "-lbpf", "-o", os.path.join(workdir, "floor")],
             ["gcc", "-O2", os.path.join(HERE, "btf_peak.c"), "-lbpf", "-o", os.path.join(workdir, "btf_peak")],
             ["gcc", "-O2", "-Wall", "-Werror", os.path.join(HERE, "bystander.c"), "-o",
@@ -873,7 +878,7 @@ def build_tools(workdir):
     for cmd in cmds:
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
-            die("building %s failed: %s" % (os.path.basename(cmd[-3] if cmd[0] == "clang" else cmd[2]),
+            die("building %s failed: %s" % (os.path.basename(next(a for a in cmd if a.endswith(".c"))),
                                             r.stderr.strip()[:300]))
 
 
@@ -1761,9 +1766,6 @@ def main():
     if not args.no_memory:
         tp = time.monotonic()
         say("== memory: counter updates (bench/counters.c)")
-        err = memory.build_counters(workdir)
-        if err:
-            die(err)
         mem["counters"] = memory.measure_counters(workdir)
         for line in memory.counter_lines(mem["counters"])[4:]:
             say("   " + line)

@@ -16,22 +16,9 @@ CASE_WHAT = {"one_cpu": "one CPU", "two_cpus_two_workers": "two CPUs, two worker
 KERNEL_MAX_MIB = 32
 
 
-def build_counters(workdir):
-    """Compiles bench/counters.bpf.c and bench/counters.c; an error text, or None."""
-    arch = subprocess.run(["gcc", "-print-multiarch"], capture_output=True, text=True).stdout.strip()
-    inc = os.path.join(ROOT, "include")
-    for cmd in (["clang", "-O2", "-g", "-target", "bpf", "-I/usr/include/" + arch, "-I" + inc, "-c",
-                 os.path.join(HERE, "counters.bpf.c"), "-o", os.path.join(workdir, "counters.bpf.o")],
-                ["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-I" + inc, os.path.join(HERE, "counters.c"),
-                 "-lbpf", "-lpthread", "-o", os.path.join(workdir, "counters")]):
-        r = subprocess.run(cmd, capture_output=True, text=True)
-        if r.returncode != 0:
-            return "building %s failed: %s" % (os.path.basename(cmd[-3]), r.stderr.strip()[:300])
-    return None
-
-
 def measure_counters(workdir):
-    """{program: {case: ns per run}}, from bench/counters.c; raises on failure."""
+    """{program: {case: ns per run}}, from bench/counters.c (built by bench.py's
+    build_tools); raises on failure."""
     r = subprocess.run([os.path.join(workdir, "counters"), os.path.join(workdir, "counters.bpf.o")],
                        capture_output=True, text=True, timeout=300)
     if r.returncode != 0:
@@ -65,7 +52,7 @@ def counter_lines(c):
             continue
         L.append("| %s | %.1f | %.1f | %.2f |" % (CASE_WHAT[case], p, s, s / p if p > 0 else 0))
     L += ["", "The last row is the shared map's worst case, two CPUs writing one worker's cache line without a "
-          "pause; how much it costs depends on where the two vCPUs sit (63 to 336 ns over this host's runs). "
+          "pause; what it costs moves from run to run with where the two vCPUs sit. "
           "A worker's counters are written only by that worker's own threads, once per request end, so two "
           "of its requests would have to end within the same ~100 ns to meet there: the BPF time per request "
           "of the gthread load runs above (threads of one worker on two CPUs) is the figure that counts."]

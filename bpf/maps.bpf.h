@@ -98,10 +98,12 @@ struct {
 	__type(value, __u64);
 } codes SEC(".maps") __weak;
 
-/* Events that could not be counted, by enum go_drop_reason. */
+/* Events that could not be counted, by enum go_drop_reason; userspace
+ * counts its own into a mapping of it, and reads them all from there. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, GO_DROP_MAX);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, __u64);
 } drops SEC(".maps") __weak;

@@ -253,7 +253,9 @@ check_hooks() {
 scrape() { run curl -sf --max-time 10 -o "$1" "http://127.0.0.1:$OPORT/metrics" || fail "scrape of /metrics failed"; }
 
 # map_entries FILE MAP: gunicorn_observer_bpf_map_entries{map=MAP} in a scrape file
-map_entries() { awk -v k="gunicorn_observer_bpf_map_entries{map=\"$2\"}" '$1 == k {print $2}' "$1"; }
+# metric FILE NAME{LABELS}: the value of one series in a scrape file, empty when absent
+metric() { awk -v k="$2" '$1 == k {print $2}' "$1"; }
+map_entries() { metric "$1" "gunicorn_observer_bpf_map_entries{map=\"$2\"}"; }
 
 log_lines() { if [ -f "$ACCESS_LOG" ]; then wc -l < "$ACCESS_LOG"; else echo 0; fi; }
 

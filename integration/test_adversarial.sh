@@ -27,10 +27,6 @@ K=3 NSLOW=200 NHOLD=150
 export PYTHONDONTWRITEBYTECODE=1
 SECTION='' L0=0 CLIENTS=() BASE_PROCS=0
 
-metric() { # metric FILE NAME{LABELS}: the value of one self-metric series
-    awk -v k="$2" '$1 == k {print $2; found = 1} END {if (!found) print ""}' "$1"
-}
-
 # adv NAME SCENARIO ARGS...: run adv_client.py, its summary in $W/NAME.json
 adv() {
     local name=$1 out

@@ -67,10 +67,10 @@ scrape_until() {
     local i
     for i in $(seq 300); do
         scrape "$1"
-        [ "$(awk '$1 == "gunicorn_observer_tracked_workers" {print $2}' "$1")" = "$2" ] && return 0
+        [ "$(metric "$1" gunicorn_observer_tracked_workers)" = "$2" ] && return 0
         sleep 0.2
     done
-    fail "tracked_workers $(awk '$1 == "gunicorn_observer_tracked_workers" {print $2}' "$1"), expected $2 after 60 s"
+    fail "tracked_workers $(metric "$1" gunicorn_observer_tracked_workers), expected $2 after 60 s"
 }
 
 # a_log_total: lines in every busy master's access log

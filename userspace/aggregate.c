@@ -191,12 +191,13 @@ static int read_all(struct agg *a, struct merge *sc, char *why, size_t wlen)
 	return rc;
 }
 
-static int build(void *ctx, char **body, size_t *len)
+static int build(void *ctx, struct http_body *body)
 {
 	struct agg *a = ctx;
 	struct merge sc = { 0 };
 	struct strbuf out;
-	char why[200] = "out of memory";
+	char why[200] = "out of memory", *data;
+	size_t len;
 	int rc = a->rc ? 0 : agg_connect(a, why, sizeof(why));
 
 	if (!rc)
@@ -222,8 +223,8 @@ static int build(void *ctx, char **body, size_t *len)
 	if (sc.skipped)
 		log_debug("aggregate: %zu keys skipped (not in the layout)", sc.skipped);
 	merge_free(&sc);
-	*body = sb_steal(&out, len);
-	return *body ? 0 : -1;
+	data = sb_steal(&out, &len);
+	return http_body_of_buffer(body, data, len);
 }
 
 static void usage(FILE *f)

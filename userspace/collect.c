@@ -276,20 +276,10 @@ static int read_codes(struct loader *l, struct snapshot *s, struct wlist *w)
 	return x.oom ? -1 : 0;
 }
 
-static void drop_entry(const void *key, const void *value, void *ctx)
-{
-	struct snapshot *s = ctx;
-	__u32 k = *(const __u32 *)key;
-
-	if (k < GO_DROP_MAX)
-		s->drops[k] = *(const __u64 *)value;
-}
-
 static void read_drops(struct loader *l, struct snapshot *s)
 {
-	if (map_walk(l->drops_fd, drop_entry, s, NULL) < 0)
-		s->map_read_failures++;
-	s->drops[GO_DROP_STATS_MAP_FULL] += l->stats_full;
+	for (int k = 0; k < GO_DROP_MAX; k++)
+		s->drops[k] = __atomic_load_n(&l->drops[k], __ATOMIC_RELAXED);
 }
 
 /* Drops masters that the kernel saw exit (or that were never tracked). */

@@ -11,7 +11,7 @@
  * master's retired totals and their map entries removed, so master
  * counters never go down. Returns 0, or -1 when memory ran out. */
 int collect(struct loader *l, struct registry *r, const struct go_config *c, struct snapshot *s);
-/* The aggregates of one worker, summed over CPUs; -1 when it has none. */
+/* The aggregates of one worker; -1 when it has none. */
 int collect_worker_stats(struct loader *l, pid_t pid, struct go_worker_stats *out);
 
 #endif

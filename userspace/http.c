@@ -47,8 +47,7 @@ static const char landing[] =
 struct http_server {
 	struct MHD_Daemon *d;
 	int sock;
-	http_metrics_fn whole; /* one of the two answers /metrics */
-	http_stream_fn stream;
+	http_stream_fn stream; /* answers /metrics */
 	void *ctx;
 	struct auth *auth; /* NULL: open */
 	int serving;       /* started: what MHD says now is about clients */
@@ -73,10 +72,11 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 		log_error("libmicrohttpd: %s", msg);
 }
 
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned int code, const char *type, void *body,
-			     size_t len, enum MHD_ResponseMemoryMode mode)
+static enum MHD_Result reply_static(struct MHD_Connection *c, unsigned int code, const char *type,
+				    const char *body)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
+	struct MHD_Response *r =
+	    MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
 	enum MHD_Result ret;
 
 	if (!r)
@@ -87,12 +87,6 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned int code, const 
 	return ret;
 }
 
-static enum MHD_Result reply_static(struct MHD_Connection *c, unsigned int code, const char *type,
-				    const char *body)
-{
-	return reply(c, code, type, (void *)body, strlen(body), MHD_RESPMEM_PERSISTENT);
-}
-
 /* A /metrics body being sent: the text the body wrote that MHD's buffer
  * has not taken yet. */
 struct body_stream {
@@ -101,6 +95,45 @@ struct body_stream {
 	size_t sent; /* bytes of pending already handed to MHD */
 	int more;    /* body.next has more to give */
 };
+
+/* A whole buffer as a body, handed on in the blocks MHD asks for. */
+struct whole {
+	char *data;
+	size_t len, off;
+};
+
+static int whole_next(void *ctx, struct strbuf *out, size_t want)
+{
+	struct whole *w = ctx;
+	size_t n = w->len - w->off < want ? w->len - w->off : want;
+
+	sb_append(out, w->data + w->off, n);
+	w->off += n;
+	if (out->oom)
+		return -1;
+	return w->off < w->len;
+}
+
+static void whole_free(void *ctx)
+{
+	struct whole *w = ctx;
+
+	free(w->data);
+	free(w);
+}
+
+int http_body_of_buffer(struct http_body *body, char *data, size_t len)
+{
+	struct whole *w = data ? calloc(1, sizeof(*w)) : NULL;
+
+	if (!w) {
+		free(data);
+		return -1;
+	}
+	*w = (struct whole){ data, len, 0 };
+	*body = (struct http_body){ whole_next, whole_free, w };
+	return 0;
+}
 
 static void body_free(void *cls)
 {
@@ -229,16 +262,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return reply_static(c, MHD_HTTP_OK, "text/plain", "ok\n");
 	if (h->auth && !authorized(h->auth, c))
 		return deny(c);
-	if (strcmp(url, "/metrics") == 0 && h->stream)
+	if (strcmp(url, "/metrics") == 0)
 		return reply_metrics(h, c, strcmp(method, "HEAD") == 0);
-	if (strcmp(url, "/metrics") == 0) {
-		char *body = NULL;
-		size_t len = 0;
-
-		if (h->whole(h->ctx, &body, &len))
-			return reply_error(c);
-		return reply(c, MHD_HTTP_OK, CT_TEXT, body, len, MHD_RESPMEM_MUST_FREE);
-	}
 	if (strcmp(url, "/") == 0)
 		return reply_static(c, MHD_HTTP_OK, "text/html; charset=utf-8", landing);
 	return reply_static(c, MHD_HTTP_NOT_FOUND, "text/plain", "not found\n");
@@ -301,7 +326,7 @@ static void make_room(unsigned conns)
 }
 
 static struct http_server *start(const char *addr, unsigned short port, const struct http_security *sec,
-				 http_metrics_fn whole, http_stream_fn stream, void *ctx)
+				 http_stream_fn stream, void *ctx)
 {
 	struct http_server *h = calloc(1, sizeof(*h));
 	unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
@@ -309,7 +334,6 @@ static struct http_server *start(const char *addr, unsigned short port, const st
 
 	if (!h)
 		return NULL;
-	h->whole = whole;
 	h->stream = stream;
 	h->ctx = ctx;
 	h->auth = sec->auth;
@@ -344,19 +368,19 @@ static struct http_server *start(const char *addr, unsigned short port, const st
 	return h;
 }
 
-struct http_server *http_start(const char *addr, unsigned short port, http_metrics_fn fn, void *ctx)
+struct http_server *http_start(const char *addr, unsigned short port, http_stream_fn fn, void *ctx)
 {
 	struct http_security sec = { .conn_limit = GO_HTTP_CONN_LIMIT,
 				     .per_ip_limit = GO_HTTP_PER_IP_LIMIT,
 				     .timeout_s = GO_HTTP_TIMEOUT_S };
 
-	return start(addr, port, &sec, fn, NULL, ctx);
+	return start(addr, port, &sec, fn, ctx);
 }
 
 struct http_server *http_start_secure(const char *addr, unsigned short port, const struct http_security *sec,
 				      http_stream_fn fn, void *ctx)
 {
-	return start(addr, port, sec, NULL, fn, ctx);
+	return start(addr, port, sec, fn, ctx);
 }
 
 /* Reads a whole PEM file into a malloc'd string; one line naming it on failure. */

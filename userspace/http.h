@@ -30,17 +30,17 @@ struct http_body {
 
 /* Starts a /metrics body; -1 on failure (answered 500). */
 typedef int (*http_stream_fn)(void *ctx, struct http_body *body);
-/* Builds the whole /metrics body into a malloc'd buffer; -1 on failure. */
-typedef int (*http_metrics_fn)(void *ctx, char **body, size_t *len);
+
+/* Makes body of a whole malloc'd buffer, which it then owns (a text built
+ * at once, as the aggregate's merged view); -1 (data freed) on failure. */
+int http_body_of_buffer(struct http_body *body, char *data, size_t len);
 
 struct http_server;
 
-/* Binds ADDR:PORT and starts serving, /metrics from a whole buffer (the
- * aggregate's merged view); prints one line and returns NULL when the
- * address is bad or the port taken. */
-struct http_server *http_start(const char *addr, unsigned short port, http_metrics_fn fn, void *ctx);
-/* The same with TLS, basic auth and limits from sec, which must outlive it,
- * and /metrics streamed (the observer's exposition). */
+/* Binds ADDR:PORT and starts serving; prints one line and returns NULL when
+ * the address is bad or the port taken. */
+struct http_server *http_start(const char *addr, unsigned short port, http_stream_fn fn, void *ctx);
+/* The same with TLS, basic auth and limits from sec, which must outlive it. */
 struct http_server *http_start_secure(const char *addr, unsigned short port, const struct http_security *sec,
 				      http_stream_fn fn, void *ctx);
 /* Reads and checks the certificate, key and password file c names; prints

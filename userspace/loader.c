@@ -367,7 +367,6 @@ int loader_open(struct loader *l, const struct go_config *c, enum go_data_plane 
 	l->conns_fd = bpf_map__fd(l->skel->maps.conns);
 	l->stats_fd = bpf_map__fd(l->skel->maps.stats);
 	l->codes_fd = bpf_map__fd(l->skel->maps.codes);
-	l->drops_fd = bpf_map__fd(l->skel->maps.drops);
 	l->msigs_fd = bpf_map__fd(l->skel->maps.msigs);
 	l->stash_fd = bpf_map__fd(l->skel->maps.stash);
 	l->worker_bits = mmap(NULL, GO_PID_WORDS * sizeof(__u64), PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -375,6 +374,13 @@ int loader_open(struct loader *l, const struct go_config *c, enum go_data_plane 
 	if (l->worker_bits == MAP_FAILED) {
 		fprintf(stderr, "gunicorn-observer: cannot map the worker bitmap: %s\n", strerror(errno));
 		l->worker_bits = NULL;
+		goto fail;
+	}
+	l->drops = mmap(NULL, GO_DROP_MAX * sizeof(__u64), PROT_READ | PROT_WRITE, MAP_SHARED,
+			bpf_map__fd(l->skel->maps.drops), 0);
+	if (l->drops == MAP_FAILED) {
+		fprintf(stderr, "gunicorn-observer: cannot map the drop counters: %s\n", strerror(errno));
+		l->drops = NULL;
 		goto fail;
 	}
 	if (plane == GO_PLANE_SOCKET)
@@ -399,6 +405,8 @@ void loader_close(struct loader *l)
 {
 	if (l->worker_bits)
 		munmap(l->worker_bits, GO_PID_WORDS * sizeof(__u64));
+	if (l->drops)
+		munmap(l->drops, GO_DROP_MAX * sizeof(__u64));
 	ring_buffer__free(l->rb);
 	if (l->skel)
 		pin_keep_links(&l->pin, l->skel->skeleton);
@@ -440,8 +448,8 @@ int loader_track(struct loader *l, pid_t pid, pid_t master, int role)
 		return 0;
 	/* a worker forked while we were scanning already has its entry */
 	if (bpf_map_update_elem(l->stats_fd, &key, &st, BPF_NOEXIST) && errno != EEXIST) {
-		if (errno == E2BIG) /* full: as the fork tracepoint counts it */
-			l->stats_full++;
+		if (errno == E2BIG) /* full: counted as the fork tracepoint counts it */
+			__atomic_fetch_add(&l->drops[GO_DROP_STATS_MAP_FULL], 1, __ATOMIC_RELAXED);
 		else
 			log_warn("cannot create stats for pid %d: %s", (int)pid, strerror(errno));
 		err = -1;

@@ -20,7 +20,7 @@ struct loader {
 	struct ring_buffer *rb;
 	int nr_cpus;
 	enum go_data_plane plane; /* socket or syscall, never auto */
-	int procs_fd, conns_fd, stats_fd, codes_fd, drops_fd, msigs_fd, stash_fd;
+	int procs_fd, conns_fd, stats_fd, codes_fd, msigs_fd, stash_fd;
 	int sweep_fd;                       /* the socket plane's sweep program, -1 otherwise */
 	long long sweep_seen;               /* sweep_due when the last sweep ran */
 	time_t sweep_at;                    /* and when */
@@ -28,7 +28,7 @@ struct loader {
 	struct pin pin;                     /* empty dir when nothing is pinned */
 	int saved_fd;                       /* the masters' saved counters (saved.c), -1 when not pinned */
 	struct bpf_mem mem[GO_MAX_BPF_MEM]; /* read once loaded */
-	__u64 stats_full;                   /* workers found with the stats map full */
+	__u64 *drops;                       /* the drops map, mapped: a counter per enum go_drop_reason */
 	size_t nmem;
 };
 

@@ -45,7 +45,7 @@ enum worker_state { WORKER_IDLE = 0, WORKER_BUSY, WORKER_STUCK, WORKER_STATES };
 struct worker_snap {
 	pid_t pid;
 	pid_t master;
-	struct go_worker_stats st; /* summed over CPUs */
+	struct go_worker_stats st; /* as the kernel keeps them */
 	struct code_list codes;
 	enum worker_state state;
 	double heartbeat_age; /* seconds; < 0 before the first heartbeat is seen */
