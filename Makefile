@@ -12,17 +12,21 @@ LISTEN     ?= 0.0.0.0:9093
 
 CFLAGS     ?= -O2 -g
 CFLAGS     += -std=gnu11 -Wall -Wextra -Werror -Iinclude -Iuserspace -I$(BUILD) \
-              -DGO_VERSION='"$(VERSION)"'
+              -DOBS_VERSION='"$(VERSION)"'
 LDLIBS     := -lbpf -lelf -lz -lmicrohttpd -lyaml -lhiredis -lcrypto -lcrypt -lcap -pthread
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Werror \
               -Ivmlinux/$(ARCH) -Iinclude
 
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
-USER_SRCS  := $(wildcard userspace/*.c)
-USER_OBJS  := $(patsubst userspace/%.c,$(BUILD)/%.o,$(USER_SRCS))
-LIB_OBJS   := $(filter-out $(BUILD)/main.o,$(USER_OBJS))
-HEADERS    := $(wildcard include/*.h userspace/*.h tests/*.h)
+# userspace/ has one folder a stage of the data flow (see README, "How it works")
+USER_DIRS  := lib config kernel host model render redis
+USER_SRCS  := $(wildcard userspace/*.c $(patsubst %,userspace/%/*.c,$(USER_DIRS)))
+USER_OBJS  := $(patsubst userspace/%.c,$(BUILD)/obj/%.o,$(USER_SRCS))
+LIB_OBJS   := $(filter-out $(BUILD)/obj/main.o,$(USER_OBJS))
+HEADERS    := $(wildcard include/*.h userspace/*.h $(patsubst %,userspace/%/*.h,$(USER_DIRS)) tests/*.h)
+C_FILES    := bpf/*.c bpf/*.h include/*.h userspace/*.c $(patsubst %,userspace/%/*.[ch],$(USER_DIRS)) \
+              tests/*.c tests/*.h
 TEST_SRCS  := $(wildcard tests/test_*.c)
 TEST_BINS  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 
@@ -47,7 +51,8 @@ $(BUILD)/observer.bpf.o: $(BPF_OBJS)
 $(BUILD)/observer.skel.h: $(BUILD)/observer.bpf.o
 	$(BPFTOOL) gen skeleton $< name observer_bpf > $@
 
-$(BUILD)/%.o: userspace/%.c $(HEADERS) $(BUILD)/observer.skel.h | $(BUILD)
+$(BUILD)/obj/%.o: userspace/%.c $(HEADERS) $(BUILD)/observer.skel.h
+	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/gunicorn-observer: $(USER_OBJS)
@@ -78,10 +83,11 @@ test: deps-test all unit check
 	@bash tests/run.sh $(TEST_BINS)
 
 check:
-	clang-format --dry-run --Werror bpf/*.c bpf/*.h include/*.h userspace/*.c userspace/*.h tests/*.c tests/*.h
+	clang-format --dry-run --Werror $(C_FILES)
+	@bash tests/check_layout.sh
 
 format:
-	clang-format -i bpf/*.c bpf/*.h include/*.h userspace/*.c userspace/*.h tests/*.c tests/*.h
+	clang-format -i $(C_FILES)
 
 clean:
 	rm -rf $(BUILD)
@@ -149,16 +155,16 @@ FUZZ_DEPS    := clang libclang-rt-$(shell $(FUZZ_CC) -dumpversion 2>/dev/null | 
 
 FUZZ_SRCS_http_parse  :=
 FUZZ_SRCS_http_frame  :=
-FUZZ_SRCS_config_yaml := userspace/config.c userspace/config_yaml.c userspace/config_print.c \
-                         userspace/log.c userspace/procfs.c
+FUZZ_SRCS_config_yaml := userspace/config/config.c userspace/config/config_yaml.c userspace/config/config_print.c \
+                         userspace/lib/log.c userspace/lib/procfs.c
 FUZZ_LIBS_config_yaml := -lyaml
-FUZZ_SRCS_procfs      := userspace/procfs.c
-FUZZ_SRCS_gconf       := userspace/gconf.c userspace/discover.c userspace/procfs.c
-FUZZ_SRCS_k8s         := userspace/k8s.c userspace/procfs.c
-FUZZ_SRCS_expo_escape := userspace/expo.c userspace/snapshot.c userspace/strbuf.c userspace/lifecycle.c \
-                         userspace/redis_keys.c userspace/redis_json.c
+FUZZ_SRCS_procfs      := userspace/lib/procfs.c
+FUZZ_SRCS_gconf       := userspace/host/gconf.c userspace/host/gargs.c userspace/lib/procfs.c
+FUZZ_SRCS_k8s         := userspace/host/k8s.c userspace/lib/procfs.c
+FUZZ_SRCS_expo_escape := userspace/render/expo.c userspace/model/snapshot.c userspace/lib/strbuf.c userspace/model/lifecycle.c \
+                         userspace/redis/redis_keys.c userspace/redis/redis_json.c
 FUZZ_LIBS_expo_escape := -lcrypto
-FUZZ_SRCS_redis_keys  := userspace/redis_keys.c userspace/redis_json.c userspace/strbuf.c
+FUZZ_SRCS_redis_keys  := userspace/redis/redis_keys.c userspace/redis/redis_json.c userspace/lib/strbuf.c
 FUZZ_LIBS_redis_keys  := -lcrypto
 
 define FUZZ_RULE

@@ -16,13 +16,13 @@ struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 4096);
 	__type(key, __u32);
-	__type(value, struct go_worker_stats);
+	__type(value, struct obs_worker_stats);
 } stats_percpu SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 16384);
-	__type(key, struct go_code_key);
+	__type(key, struct obs_code_key);
 	__type(value, __u64);
 } codes_percpu SEC(".maps");
 
@@ -30,13 +30,13 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
 	__type(key, __u32);
-	__type(value, struct go_worker_stats);
+	__type(value, struct obs_worker_stats);
 } stats_shared SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
-	__type(key, struct go_code_key);
+	__type(key, struct obs_code_key);
 	__type(value, __u64);
 } codes_shared SEC(".maps");
 
@@ -62,8 +62,8 @@ int empty(struct __sk_buff *skb)
 SEC("tc")
 int percpu_plain(struct __sk_buff *skb)
 {
-	struct go_code_key ck = { .tgid = worker_of(skb), .code = 200 };
-	struct go_worker_stats *s = bpf_map_lookup_elem(&stats_percpu, &ck.tgid);
+	struct obs_code_key ck = { .tgid = worker_of(skb), .code = 200 };
+	struct obs_worker_stats *s = bpf_map_lookup_elem(&stats_percpu, &ck.tgid);
 	__u64 *n;
 
 	if (!s)
@@ -84,8 +84,8 @@ int percpu_plain(struct __sk_buff *skb)
 SEC("tc")
 int shared_atomic(struct __sk_buff *skb)
 {
-	struct go_code_key ck = { .tgid = worker_of(skb), .code = 200 };
-	struct go_worker_stats *s = bpf_map_lookup_elem(&stats_shared, &ck.tgid);
+	struct obs_code_key ck = { .tgid = worker_of(skb), .code = 200 };
+	struct obs_worker_stats *s = bpf_map_lookup_elem(&stats_shared, &ck.tgid);
 	__u64 *n;
 
 	if (!s)

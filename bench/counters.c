@@ -74,13 +74,13 @@ static int seed(struct bpf_object *o, const char *stats, const char *codes)
 {
 	int sfd = bpf_object__find_map_fd_by_name(o, stats), cfd = bpf_object__find_map_fd_by_name(o, codes);
 	int ncpu = libbpf_num_possible_cpus();
-	static struct go_worker_stats zero[1024];
+	static struct obs_worker_stats zero[1024];
 	static __u64 zeros[1024];
 
 	if (ncpu > 1024)
 		return -1;
 	for (__u32 w = 1; w <= 2; w++) {
-		struct go_code_key ck = { w, 200 };
+		struct obs_code_key ck = { w, 200 };
 
 		if (bpf_map_update_elem(sfd, &w, zero, BPF_ANY) || bpf_map_update_elem(cfd, &ck, zeros, BPF_ANY))
 			return -1;

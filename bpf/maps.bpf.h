@@ -1,39 +1,39 @@
 /* maps.bpf.h - the maps and load-time settings shared by every BPF program
  * of the observer. Defined __weak so each *.bpf.c can include them and the
  * BPF linker merges them into one object. */
-#ifndef GO_MAPS_BPF_H
-#define GO_MAPS_BPF_H
+#ifndef OBS_MAPS_BPF_H
+#define OBS_MAPS_BPF_H
 
 #include "observer.h"
 
 /* The inode of the observer's PID namespace. On a host it is the initial
  * one; a node that is itself a container (kind) has its own, and tracked
  * pids are those of that namespace, as the observer's /proc shows them. */
-#define GO_PROC_PID_INIT_INO 0xEFFFFFFCU
-#define GO_MAX_PIDNS_DEPTH   8
-const volatile __u32 pidns_inum __weak = GO_PROC_PID_INIT_INO;
+#define OBS_PROC_PID_INIT_INO 0xEFFFFFFCU
+#define OBS_MAX_PIDNS_DEPTH   8
+const volatile __u32 pidns_inum __weak = OBS_PROC_PID_INIT_INO;
 
 /* Bucket bounds, set by userspace before load. */
-const volatile __u64 dur_bounds_ns[GO_MAX_DUR_BOUNDS] __weak = {};
+const volatile __u64 dur_bounds_ns[OBS_MAX_DUR_BOUNDS] __weak = {};
 const volatile __u32 n_dur_bounds __weak = 0;
-const volatile __u64 size_bounds[GO_MAX_SIZE_BOUNDS] __weak = {};
+const volatile __u64 size_bounds[OBS_MAX_SIZE_BOUNDS] __weak = {};
 const volatile __u32 n_size_bounds __weak = 0;
 
 /* Tracked processes: masters and their workers, keyed by tgid. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, GO_MAX_PROCS);
+	__uint(max_entries, OBS_MAX_PROCS);
 	__type(key, __u32);
-	__type(value, struct go_proc);
+	__type(value, struct obs_proc);
 } procs SEC(".maps") __weak;
 
 /* Inbound connections of tracked workers: by socket cookie (socket data
- * plane) or by go_fd_key() (syscall data plane); entry.keying says which. */
+ * plane) or by obs_fd_key() (syscall data plane); entry.keying says which. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, GO_MAX_CONNS);
+	__uint(max_entries, OBS_MAX_CONNS);
 	__type(key, __u64);
-	__type(value, struct go_conn);
+	__type(value, struct obs_conn);
 } conns SEC(".maps") __weak;
 
 /* Per worker aggregates; created when a worker is tracked. One entry for
@@ -43,9 +43,9 @@ struct {
  * by --max-workers. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, GO_MAX_WORKERS);
+	__uint(max_entries, OBS_MAX_WORKERS);
 	__type(key, __u32);
-	__type(value, struct go_worker_stats);
+	__type(value, struct obs_worker_stats);
 } stats SEC(".maps") __weak;
 
 /* One bit per pid, set for a tracked worker (in step with procs): the
@@ -54,7 +54,7 @@ struct {
  * sets and clears bits through a mapping of it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, GO_PID_WORDS);
+	__uint(max_entries, OBS_PID_WORDS);
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, __u64);
@@ -82,27 +82,27 @@ static __always_inline void set_worker_bit(__u32 tgid, int on)
 		__sync_fetch_and_and(w, ~bit);
 }
 
-/* A zeroed go_worker_stats to create stats entries from; never written. */
+/* A zeroed obs_worker_stats to create stats entries from; never written. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct go_worker_stats);
+	__type(value, struct obs_worker_stats);
 } stats_zero SEC(".maps") __weak;
 
 /* Responses by worker and status code; shared and atomic, as stats. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, GO_MAX_CODES);
-	__type(key, struct go_code_key);
+	__uint(max_entries, OBS_MAX_CODES);
+	__type(key, struct obs_code_key);
 	__type(value, __u64);
 } codes SEC(".maps") __weak;
 
-/* Events that could not be counted, by enum go_drop_reason; userspace
+/* Events that could not be counted, by enum obs_drop_reason; userspace
  * counts its own into a mapping of it, and reads them all from there. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, GO_DROP_MAX);
+	__uint(max_entries, OBS_DROP_MAX);
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, __u64);
@@ -117,8 +117,8 @@ struct {
 /* Signals delivered to masters. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, GO_MAX_MSIGS);
-	__type(key, struct go_sig_key);
+	__uint(max_entries, OBS_MAX_MSIGS);
+	__type(key, struct obs_sig_key);
 	__type(value, __u64);
 } msigs SEC(".maps") __weak;
 
@@ -130,13 +130,13 @@ static __always_inline __u32 task_tgid(struct task_struct *t)
 	struct upid u;
 	unsigned int level;
 
-	if (pidns_inum == GO_PROC_PID_INIT_INO)
+	if (pidns_inum == OBS_PROC_PID_INIT_INO)
 		return BPF_CORE_READ(t, tgid);
 	p = BPF_CORE_READ(t, group_leader, thread_pid);
 	if (!p)
 		return 0;
 	level = BPF_CORE_READ(p, level);
-	for (unsigned int i = 0; i < GO_MAX_PIDNS_DEPTH; i++) {
+	for (unsigned int i = 0; i < OBS_MAX_PIDNS_DEPTH; i++) {
 		if (i > level || bpf_probe_read_kernel(&u, sizeof(u), &p->numbers[i]))
 			return 0;
 		if (BPF_CORE_READ(u.ns, ns.inum) == pidns_inum)
@@ -147,7 +147,7 @@ static __always_inline __u32 task_tgid(struct task_struct *t)
 
 static __always_inline __u32 current_tgid(void)
 {
-	if (pidns_inum == GO_PROC_PID_INIT_INO)
+	if (pidns_inum == OBS_PROC_PID_INIT_INO)
 		return bpf_get_current_pid_tgid() >> 32;
 	return task_tgid((struct task_struct *)bpf_get_current_task());
 }
@@ -184,12 +184,12 @@ static __always_inline void count_key(void *m, const void *key, __u32 reason)
 
 /* Reserves a process event; the caller fills what else it knows and
  * submits it. NULL (and a counted drop) when the ring buffer is full. */
-static __always_inline struct go_event *event_new(__u32 type, __u32 pid, __u32 ppid, __u32 role, __s32 code)
+static __always_inline struct obs_event *event_new(__u32 type, __u32 pid, __u32 ppid, __u32 role, __s32 code)
 {
-	struct go_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	struct obs_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
 	if (!e) {
-		count_drop(GO_DROP_RINGBUF_FULL);
+		count_drop(OBS_DROP_RINGBUF_FULL);
 		return NULL;
 	}
 	e->type = type;
@@ -205,4 +205,4 @@ static __always_inline struct go_event *event_new(__u32 type, __u32 pid, __u32 p
 	return e;
 }
 
-#endif /* GO_MAPS_BPF_H */
+#endif /* OBS_MAPS_BPF_H */

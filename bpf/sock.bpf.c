@@ -41,7 +41,7 @@ static __always_inline void sweep_needed(void)
  * cookie was never adopted and needs no lookup: reading it through the
  * tracepoint's trusted pointer is a plain load (no helper, and it makes no
  * cookie, unlike bpf_get_socket_cookie()). */
-static __always_inline struct go_conn *followed(const struct sock *sk, __u64 *cookie)
+static __always_inline struct obs_conn *followed(const struct sock *sk, __u64 *cookie)
 {
 	*cookie = (__u64)sk->__sk_common.skc_cookie.counter;
 	return *cookie ? bpf_map_lookup_elem(&conns, cookie) : NULL;
@@ -52,18 +52,18 @@ int BPF_PROG(sock_recv, struct sock *sk, int ret, int flags)
 {
 	__u32 tgid;
 	__u64 cookie;
-	struct go_conn *c;
+	struct obs_conn *c;
 	struct io_args a;
 	int method;
 
-	if (ret < 0 || (flags & GO_MSG_PEEK))
+	if (ret < 0 || (flags & OBS_MSG_PEEK))
 		return 0;
 	tgid = current_tgid();
 	if (!is_worker(tgid))
 		return 0;
 	c = followed(sk, &cookie);
 	if (ret == 0) { /* end of file: the peer closed or shut down its side */
-		if (c && c->state == GO_CONN_IDLE) {
+		if (c && c->state == OBS_CONN_IDLE) {
 			bpf_map_delete_elem(&conns, &cookie);
 		} else if (c) {
 			c->peer_closed = 1;
@@ -71,7 +71,7 @@ int BPF_PROG(sock_recv, struct sock *sk, int ret, int flags)
 		}
 		return 0;
 	}
-	if (c && c->state == GO_CONN_REQUEST && !c->upgraded) {
+	if (c && c->state == OBS_CONN_REQUEST && !c->upgraded) {
 		c->req_bytes += ret; /* more of the request: no need to look */
 		return 0;
 	}
@@ -82,18 +82,18 @@ int BPF_PROG(sock_recv, struct sock *sk, int ret, int flags)
 		__u16 family = sk->__sk_common.skc_family;
 		__u8 state = sk->__sk_common.skc_state;
 
-		if (method == GO_METHOD_NONE || !stream_connected(sk->sk_type, family, state))
+		if (method == OBS_METHOD_NONE || !stream_connected(sk->sk_type, family, state))
 			return 0;
 		/* a cookie is made only for a connection we follow */
 		cookie = bpf_get_socket_cookie(sk);
-		c = conn_adopt(cookie, (__u64)sk, GO_KEY_COOKIE);
+		c = conn_adopt(cookie, (__u64)sk, OBS_KEY_COOKIE);
 		if (!c)
 			return 0;
 		/* reset before we saw it: no TCP close is to come */
 		if (state == TCP_CLOSE)
 			c->peer_closed = 1;
 		/* a unix socket's close is seen by no hook, only by a sweep */
-		if (c->peer_closed || family == GO_AF_UNIX)
+		if (c->peer_closed || family == OBS_AF_UNIX)
 			sweep_needed();
 	}
 	conn_read(c, tgid, ret, method);
@@ -104,7 +104,7 @@ SEC("tp_btf/sock_send_length")
 int BPF_PROG(sock_send, struct sock *sk, int ret, int flags)
 {
 	__u64 cookie;
-	struct go_conn *c;
+	struct obs_conn *c;
 	struct io_args a;
 
 	if (ret == 0)
@@ -126,7 +126,7 @@ SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(sock_state, const struct sock *sk, const int oldstate, const int newstate)
 {
 	__u64 cookie;
-	struct go_conn *c;
+	struct obs_conn *c;
 
 	if (newstate != TCP_FIN_WAIT1 && newstate != TCP_LAST_ACK && newstate != TCP_CLOSE)
 		return 0;
@@ -174,15 +174,15 @@ struct sweep_ctx {
 	__u32 ended, left;
 };
 
-static long sweep_one(struct bpf_map *map, __u64 *key, struct go_conn *c, struct sweep_ctx *sc)
+static long sweep_one(struct bpf_map *map, __u64 *key, struct obs_conn *c, struct sweep_ctx *sc)
 {
-	if (c->keying == GO_KEY_COOKIE && sock_open(c->sk, *key)) {
-		if (c->peer_closed || sock_family(c->sk) == GO_AF_UNIX)
+	if (c->keying == OBS_KEY_COOKIE && sock_open(c->sk, *key)) {
+		if (c->peer_closed || sock_family(c->sk) == OBS_AF_UNIX)
 			sc->left++; /* a later sweep may have to end it */
 		return 0;
 	}
 	/* closed (an entry of the syscall plane is a leftover: just dropped) */
-	if (c->keying == GO_KEY_COOKIE) {
+	if (c->keying == OBS_KEY_COOKIE) {
 		conn_finish(c);
 		sc->ended++;
 	}

@@ -2,37 +2,37 @@
  * moves its bytes: constants that vmlinux.h has no macros for, the cookie,
  * and the buffer of the read or write in progress, from the registers the
  * syscall saved at entry. */
-#ifndef GO_SOCK_BPF_H
-#define GO_SOCK_BPF_H
+#ifndef OBS_SOCK_BPF_H
+#define OBS_SOCK_BPF_H
 
-#define GO_AF_UNIX     1
-#define GO_AF_INET     2
-#define GO_AF_INET6    10
-#define GO_MSG_PEEK    2
-#define GO_S_IFMT      00170000
-#define GO_S_IFSOCK    0140000
-#define GO_SOCK_STREAM 1
+#define OBS_AF_UNIX     1
+#define OBS_AF_INET     2
+#define OBS_AF_INET6    10
+#define OBS_MSG_PEEK    2
+#define OBS_S_IFMT      00170000
+#define OBS_S_IFSOCK    0140000
+#define OBS_SOCK_STREAM 1
 
 /* Syscall numbers of the calls whose buffers we read. */
 #if defined(__TARGET_ARCH_x86)
-#define GO_NR_READ       0
-#define GO_NR_WRITE      1
-#define GO_NR_READV      19
-#define GO_NR_WRITEV     20
-#define GO_NR_SENDTO     44
-#define GO_NR_RECVFROM   45
-#define GO_NR_SENDMSG    46
-#define GO_NR_RECVMSG    47
+#define OBS_NR_READ      0
+#define OBS_NR_WRITE     1
+#define OBS_NR_READV     19
+#define OBS_NR_WRITEV    20
+#define OBS_NR_SENDTO    44
+#define OBS_NR_RECVFROM  45
+#define OBS_NR_SENDMSG   46
+#define OBS_NR_RECVMSG   47
 #define syscall_nr(regs) ((regs)->orig_ax)
 #elif defined(__TARGET_ARCH_arm64)
-#define GO_NR_READ       63
-#define GO_NR_WRITE      64
-#define GO_NR_READV      65
-#define GO_NR_WRITEV     66
-#define GO_NR_SENDTO     206
-#define GO_NR_RECVFROM   207
-#define GO_NR_SENDMSG    211
-#define GO_NR_RECVMSG    212
+#define OBS_NR_READ      63
+#define OBS_NR_WRITE     64
+#define OBS_NR_READV     65
+#define OBS_NR_WRITEV    66
+#define OBS_NR_SENDTO    206
+#define OBS_NR_RECVFROM  207
+#define OBS_NR_SENDMSG   211
+#define OBS_NR_RECVMSG   212
 #define syscall_nr(regs) ((regs)->syscallno)
 #else
 #error "syscall numbers: add this architecture"
@@ -44,11 +44,11 @@
  * worker reads. */
 static __always_inline int stream_connected(__u16 type, __u16 family, __u8 state)
 {
-	if (type != GO_SOCK_STREAM)
+	if (type != OBS_SOCK_STREAM)
 		return 0;
-	if (family == GO_AF_UNIX)
+	if (family == OBS_AF_UNIX)
 		return state == TCP_ESTABLISHED;
-	if (family == GO_AF_INET || family == GO_AF_INET6)
+	if (family == OBS_AF_INET || family == OBS_AF_INET6)
 		return state == TCP_ESTABLISHED || state == TCP_CLOSE_WAIT || state == TCP_CLOSE;
 	return 0;
 }
@@ -70,18 +70,18 @@ static __always_inline void syscall_io(struct io_args *a)
 	a->fd = (__s32)PT_REGS_PARM1_SYSCALL(regs);
 	a->buf = (__u64)PT_REGS_PARM2_SYSCALL(regs);
 	switch (nr) {
-	case GO_NR_READ:
-	case GO_NR_WRITE:
-	case GO_NR_RECVFROM:
-	case GO_NR_SENDTO:
+	case OBS_NR_READ:
+	case OBS_NR_WRITE:
+	case OBS_NR_RECVFROM:
+	case OBS_NR_SENDTO:
 		a->kind = IO_BUF;
 		break;
-	case GO_NR_READV:
-	case GO_NR_WRITEV:
+	case OBS_NR_READV:
+	case OBS_NR_WRITEV:
 		a->kind = IO_IOV;
 		break;
-	case GO_NR_RECVMSG:
-	case GO_NR_SENDMSG:
+	case OBS_NR_RECVMSG:
+	case OBS_NR_SENDMSG:
 		a->kind = IO_MSG;
 		break;
 	default: /* sendfile, splice, the mmsg calls, io_uring: bytes only */
@@ -90,4 +90,4 @@ static __always_inline void syscall_io(struct io_args *a)
 	}
 }
 
-#endif /* GO_SOCK_BPF_H */
+#endif /* OBS_SOCK_BPF_H */

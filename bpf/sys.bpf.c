@@ -22,7 +22,7 @@ const volatile __u8 use_entry_regs = 0;
  * (kernels before 5.15 only). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, GO_MAX_STASH);
+	__uint(max_entries, OBS_MAX_STASH);
 	__type(key, __u64);
 	__type(value, struct io_args);
 } stash SEC(".maps");
@@ -35,7 +35,7 @@ static __always_inline int stash_io(long fd, __u64 buf, __u32 kind)
 	if (!is_worker(current_tgid()))
 		return 0;
 	if (bpf_map_update_elem(&stash, &id, &a, BPF_ANY))
-		count_drop(GO_DROP_STASH_MAP_FULL);
+		count_drop(OBS_DROP_STASH_MAP_FULL);
 	return 0;
 }
 
@@ -78,7 +78,7 @@ static __always_inline int fd_is_stream(__s32 fd)
 		return 0;
 	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
 		return 0;
-	if ((BPF_CORE_READ(f, f_inode, i_mode) & GO_S_IFMT) != GO_S_IFSOCK)
+	if ((BPF_CORE_READ(f, f_inode, i_mode) & OBS_S_IFMT) != OBS_S_IFSOCK)
 		return 0;
 	so = BPF_CORE_READ(f, private_data);
 	sk = BPF_CORE_READ(so, sk);
@@ -89,7 +89,7 @@ static __always_inline int on_read_exit(long ret, __u32 kind)
 {
 	__u32 tgid;
 	__u64 key;
-	struct go_conn *c;
+	struct obs_conn *c;
 	struct io_args a;
 	int method;
 
@@ -98,17 +98,17 @@ static __always_inline int on_read_exit(long ret, __u32 kind)
 	tgid = current_tgid();
 	if (!is_worker(tgid) || exit_args(&a, kind))
 		return 0;
-	key = go_fd_key(tgid, a.fd);
+	key = obs_fd_key(tgid, a.fd);
 	c = bpf_map_lookup_elem(&conns, &key);
-	if (c && c->state == GO_CONN_REQUEST && !c->upgraded) {
+	if (c && c->state == OBS_CONN_REQUEST && !c->upgraded) {
 		c->req_bytes += ret;
 		return 0;
 	}
 	method = read_method(&a, ret);
 	if (!c) {
-		if (method == GO_METHOD_NONE || !fd_is_stream(a.fd))
+		if (method == OBS_METHOD_NONE || !fd_is_stream(a.fd))
 			return 0;
-		c = conn_adopt(key, 0, GO_KEY_FD);
+		c = conn_adopt(key, 0, OBS_KEY_FD);
 		if (!c)
 			return 0;
 	}
@@ -120,7 +120,7 @@ static __always_inline int on_write_exit(long ret, __u32 kind)
 {
 	__u32 tgid;
 	__u64 key;
-	struct go_conn *c;
+	struct obs_conn *c;
 	struct io_args a;
 
 	if (ret == 0)
@@ -128,7 +128,7 @@ static __always_inline int on_write_exit(long ret, __u32 kind)
 	tgid = current_tgid();
 	if (!is_worker(tgid) || exit_args(&a, kind))
 		return 0;
-	key = go_fd_key(tgid, a.fd);
+	key = obs_fd_key(tgid, a.fd);
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (c)
 		conn_write(c, &a, ret);
@@ -137,8 +137,8 @@ static __always_inline int on_write_exit(long ret, __u32 kind)
 
 static __always_inline int on_close(__u32 tgid, long fd, int remove)
 {
-	__u64 key = go_fd_key(tgid, (__s32)fd);
-	struct go_conn *c = bpf_map_lookup_elem(&conns, &key);
+	__u64 key = obs_fd_key(tgid, (__s32)fd);
+	struct obs_conn *c = bpf_map_lookup_elem(&conns, &key);
 
 	if (!c)
 		return 0;

@@ -1,8 +1,8 @@
 /* fakeroot.h - a private /proc-like tree in $FUZZ_TMPDIR, /dev/shm or /tmp for the
  * fuzz targets whose parsers read files: the input is written to a file and
  * the real reader opens it. */
-#ifndef GO_FUZZ_FAKEROOT_H
-#define GO_FUZZ_FAKEROOT_H
+#ifndef OBS_FUZZ_FAKEROOT_H
+#define OBS_FUZZ_FAKEROOT_H
 
 #include <errno.h>
 #include <fcntl.h>

@@ -3,7 +3,7 @@
  * must leave a configuration that holds the loader's promises, and print. */
 #include <stdint.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "fakeroot.h"
 
 static char conf_path[512];
@@ -25,9 +25,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-static void check(const struct go_config *c)
+static void check(const struct obs_config *c)
 {
-	if (c->npids > GO_MAX_PIDS || c->ndur > GO_MAX_DUR_BOUNDS || c->nsize > GO_MAX_SIZE_BOUNDS)
+	if (c->npids > OBS_MAX_PIDS || c->ndur > OBS_MAX_DUR_BOUNDS || c->nsize > OBS_MAX_SIZE_BOUNDS)
 		abort();
 	if (strchr(c->redis.prefix, ':'))
 		abort();
@@ -46,8 +46,8 @@ static void check(const struct go_config *c)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct go_config *c = malloc(sizeof(*c));
-	struct go_sources *src = malloc(sizeof(*src));
+	struct obs_config *c = malloc(sizeof(*c));
+	struct obs_sources *src = malloc(sizeof(*src));
 	int rc;
 
 	if (!c || !src)

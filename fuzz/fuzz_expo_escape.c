@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "expo.h"
-#include "redis_keys.h"
-#include "strbuf.h"
+#include "render/expo.h"
+#include "redis/redis_keys.h"
+#include "lib/strbuf.h"
 
 /* The text format's unescaping; -1 on anything expo_escape must not write. */
 static int unescape(const char *s, size_t n, char *out, size_t *outlen)

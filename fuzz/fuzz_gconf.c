@@ -1,5 +1,5 @@
 #define _GNU_SOURCE /* memmem */
-/* fuzz_gconf.c - a master's Gunicorn settings (gconf.c, discover.c): the
+/* fuzz_gconf.c - a master's Gunicorn settings (gconf.c, gargs.c): the
  * input is three parts split at "\xff\xfe", written as PID/cmdline,
  * PID/environ and the config file PID/cwd/gunicorn.conf.py (PID/root
  * points at PID/cwd, so "-c /gunicorn.conf.py" finds it too) of a fake
@@ -7,9 +7,9 @@
  * them, and the config file is parsed alone. */
 #include <stdint.h>
 
-#include "discover.h"
+#include "host/gargs.h"
 #include "fakeroot.h"
-#include "gconf.h"
+#include "host/gconf.h"
 
 static const uint8_t sep[2] = { 0xff, 0xfe };
 
@@ -55,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct gunicorn_settings gs;
 	struct gconf_file file = { 0 };
 	struct cmdline *c;
-	char app[GO_APP_LEN], *text;
+	char *text;
 
 	cmd = part(&p, end, &ncmd);
 	env = part(&p, end, &nenv);
@@ -73,10 +73,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fake_write("1/cwd/gunicorn.conf.py", conf, nconf);
 	if (procfs_cmdline(fake_root, 1, c) == 0) {
 		gunicorn_kind(c);
-		gunicorn_app_name(c, app, sizeof(app));
-		check_app(app, sizeof(app));
-		if (gunicorn_timeout(c) < 0)
-			abort();
 		gunicorn_settings(fake_root, 1, c, &gs);
 		check_app(gs.app, sizeof(gs.app));
 		if (!(gs.timeout_s >= 0))

@@ -20,36 +20,36 @@ struct run {
 };
 
 /* Feeds b[0..len) as one write; a response that ends starts another. */
-static void feed(struct go_frame *f, const __u8 *b, size_t base, size_t len, struct run *r)
+static void feed(struct obs_frame *f, const __u8 *b, size_t base, size_t len, struct run *r)
 {
 	size_t off = 0;
 
 	while (off < len) {
 		int ev;
 
-		if (f->st == GO_FR_DONE) {
-			go_frame_init(f, 0);
+		if (f->st == OBS_FR_DONE) {
+			obs_frame_init(f, 0);
 			continue;
 		}
-		if (go_frame_skipping(f)) {
+		if (obs_frame_skipping(f)) {
 			__u64 used;
 
-			ev = go_frame_skip(f, len - off, &used);
+			ev = obs_frame_skip(f, len - off, &used);
 			if (used > len - off)
 				abort();
 			off += used;
 		} else {
-			__u32 used, k = len - off > GO_FRAME_BLOCK ? GO_FRAME_BLOCK : (__u32)(len - off);
+			__u32 used, k = len - off > OBS_FRAME_BLOCK ? OBS_FRAME_BLOCK : (__u32)(len - off);
 
-			ev = go_frame_scan(f, b + off, k, &used);
-			if (used > k || (used == 0 && !go_frame_skipping(f)))
+			ev = obs_frame_scan(f, b + off, k, &used);
+			if (used > k || (used == 0 && !obs_frame_skipping(f)))
 				abort(); /* no progress in a reading state */
 			off += used;
 		}
-		if (ev == GO_FRAME_INTERIM)
+		if (ev == OBS_FRAME_INTERIM)
 			r->interims++;
-		if (ev == GO_FRAME_DONE && r->n < MAX_ENDS) {
-			unsigned code = go_frame_code(f);
+		if (ev == OBS_FRAME_DONE && r->n < MAX_ENDS) {
+			unsigned code = obs_frame_code(f);
 
 			if (code && (code < 100 || code > 999))
 				abort();
@@ -62,11 +62,11 @@ static void feed(struct go_frame *f, const __u8 *b, size_t base, size_t len, str
 
 static void run_cuts(const __u8 *b, size_t n, int head, const size_t *cuts, size_t ncuts, struct run *r)
 {
-	struct go_frame f;
+	struct obs_frame f;
 	size_t at = 0;
 
 	memset(r, 0, sizeof(*r));
-	go_frame_init(&f, head);
+	obs_frame_init(&f, head);
 	for (size_t i = 0; i <= ncuts; i++) {
 		size_t end = i < ncuts ? cuts[i] : n;
 
@@ -105,10 +105,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	same(&whole, &cut);
 	/* byte by byte, for inputs small enough to do it quickly */
 	if (n <= 4096) {
-		struct go_frame f;
+		struct obs_frame f;
 
 		memset(&bytes, 0, sizeof(bytes));
-		go_frame_init(&f, head);
+		obs_frame_init(&f, head);
 		for (size_t i = 0; i < n; i++)
 			feed(&f, b + i, i, 1, &bytes);
 		same(&whole, &bytes);

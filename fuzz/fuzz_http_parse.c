@@ -1,6 +1,6 @@
 /* fuzz_http_parse.c - the request-line and status-line recognisers that the
  * BPF programs run (include/http_parse.h), on the host. Beyond memory
- * safety: only the first GO_PEEK_LEN (request) or 13 (status) bytes may
+ * safety: only the first OBS_PEEK_LEN (request) or 13 (status) bytes may
  * decide the answer, an answer must agree with the bytes it names, and
  * both agree with a plain reading of the grammar they document. */
 #include <ctype.h>
@@ -10,29 +10,29 @@
 
 #include "http_parse.h"
 
-static const char *const methods[GO_METHOD_COUNT] = {
-	[GO_METHOD_GET] = "GET ",         [GO_METHOD_HEAD] = "HEAD ",       [GO_METHOD_POST] = "POST ",
-	[GO_METHOD_PUT] = "PUT ",         [GO_METHOD_DELETE] = "DELETE ",   [GO_METHOD_PATCH] = "PATCH ",
-	[GO_METHOD_OPTIONS] = "OPTIONS ", [GO_METHOD_CONNECT] = "CONNECT ", [GO_METHOD_TRACE] = "TRACE ",
+static const char *const methods[OBS_METHOD_COUNT] = {
+	[OBS_METHOD_GET] = "GET ",         [OBS_METHOD_HEAD] = "HEAD ",       [OBS_METHOD_POST] = "POST ",
+	[OBS_METHOD_PUT] = "PUT ",         [OBS_METHOD_DELETE] = "DELETE ",   [OBS_METHOD_PATCH] = "PATCH ",
+	[OBS_METHOD_OPTIONS] = "OPTIONS ", [OBS_METHOD_CONNECT] = "CONNECT ", [OBS_METHOD_TRACE] = "TRACE ",
 };
 
-/* "METHOD SP target-start" in the first GO_PEEK_LEN bytes: a method of 3 to
+/* "METHOD SP target-start" in the first OBS_PEEK_LEN bytes: a method of 3 to
  * 12 upper-case letters, not the HTTP/2 preface's PRI. */
 static int ref_request(const __u8 *b, int n)
 {
 	int len = 0;
 
-	n = n < GO_PEEK_LEN ? n : GO_PEEK_LEN;
+	n = n < OBS_PEEK_LEN ? n : OBS_PEEK_LEN;
 	while (len < n && b[len] >= 'A' && b[len] <= 'Z')
 		len++;
 	if (len < 3 || len > 12 || len + 1 >= n || b[len] != ' ' || (len == 3 && !memcmp(b, "PRI", 3)))
-		return GO_METHOD_NONE;
+		return OBS_METHOD_NONE;
 	if (!memchr("/*[", b[len + 1], 3) && !isalnum(b[len + 1]))
-		return GO_METHOD_NONE;
-	for (int i = 1; i < GO_METHOD_OTHER; i++)
+		return OBS_METHOD_NONE;
+	for (int i = 1; i < OBS_METHOD_OTHER; i++)
 		if ((int)strlen(methods[i]) == len + 1 && !memcmp(b, methods[i], (size_t)len + 1))
 			return i;
-	return GO_METHOD_OTHER;
+	return OBS_METHOD_OTHER;
 }
 
 /* "HTTP/1.D NNN" with N not starting with 0, then the end, SP, CR or LF. */
@@ -48,30 +48,30 @@ static int ref_status(const __u8 *b, int n)
 
 static void check_request(const __u8 *b, int n)
 {
-	int m = go_parse_request_start(b, n);
+	int m = obs_parse_request_start(b, n);
 
 	if (m != ref_request(b, n))
 		abort();
 
-	if (m < GO_METHOD_NONE || m >= GO_METHOD_COUNT)
+	if (m < OBS_METHOD_NONE || m >= OBS_METHOD_COUNT)
 		abort();
-	if (n > GO_PEEK_LEN && go_parse_request_start(b, GO_PEEK_LEN) != m)
+	if (n > OBS_PEEK_LEN && obs_parse_request_start(b, OBS_PEEK_LEN) != m)
 		abort(); /* bytes past the peek window changed the answer */
-	if (m == GO_METHOD_NONE)
+	if (m == OBS_METHOD_NONE)
 		return;
-	if (!go_is_upper(b[0]) || n < 5)
+	if (!obs_is_upper(b[0]) || n < 5)
 		abort();
 	if (methods[m] && memcmp(b, methods[m], strlen(methods[m])) != 0)
 		abort();
-	if (m == GO_METHOD_OTHER)
-		for (int i = 1; i < GO_METHOD_OTHER; i++)
+	if (m == OBS_METHOD_OTHER)
+		for (int i = 1; i < OBS_METHOD_OTHER; i++)
 			if ((int)strlen(methods[i]) <= n && memcmp(b, methods[i], strlen(methods[i])) == 0)
 				abort(); /* a known method reported as other */
 }
 
 static void check_status(const __u8 *b, int n)
 {
-	int code = go_parse_status_line(b, n);
+	int code = obs_parse_status_line(b, n);
 
 	if (code != ref_status(b, n))
 		abort();
@@ -81,7 +81,7 @@ static void check_status(const __u8 *b, int n)
 		abort();
 	if (code != (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0'))
 		abort();
-	if (n > 13 && go_parse_status_line(b, 13) != code)
+	if (n > 13 && obs_parse_status_line(b, 13) != code)
 		abort();
 }
 

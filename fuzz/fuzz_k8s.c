@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "k8s.h"
+#include "host/k8s.h"
 
 static void check_uid(const char *u)
 {

@@ -4,7 +4,7 @@
 #include <stdint.h>
 
 #include "fakeroot.h"
-#include "procfs.h"
+#include "lib/procfs.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -18,7 +18,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 static void check_cmdline(const struct cmdline *c)
 {
-	if (c->argc < 0 || c->argc > GO_MAX_ARGS)
+	if (c->argc < 0 || c->argc > OBS_MAX_ARGS)
 		abort();
 	for (int i = 0; i < c->argc; i++) {
 		const char *a = c->argv[i];

@@ -11,7 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "redis_keys.h"
+#include "redis/redis_keys.h"
 
 static void check_record(const struct redis_records *rs, const struct redis_record *r, int has_nul)
 {

@@ -1,6 +1,6 @@
 /* buckets.h - histogram bucket indexing shared by BPF and the host. */
-#ifndef GO_BUCKETS_H
-#define GO_BUCKETS_H
+#ifndef OBS_BUCKETS_H
+#define OBS_BUCKETS_H
 
 #ifndef __VMLINUX_H__
 #include <linux/types.h>
@@ -9,7 +9,7 @@
 /* Index of the first bound that v does not exceed (Prometheus "le"
  * semantics), or n for the +Inf bucket. bounds[0..n) must be increasing;
  * max caps the loop for the BPF verifier. */
-static inline __u32 go_bucket_index(const volatile __u64 *bounds, __u32 n, __u32 max, __u64 v)
+static inline __u32 obs_bucket_index(const volatile __u64 *bounds, __u32 n, __u32 max, __u64 v)
 {
 	for (__u32 i = 0; i < max; i++) {
 		if (i >= n)
@@ -20,4 +20,4 @@ static inline __u32 go_bucket_index(const volatile __u64 *bounds, __u32 n, __u32
 	return n < max ? n : max;
 }
 
-#endif /* GO_BUCKETS_H */
+#endif /* OBS_BUCKETS_H */

@@ -2,47 +2,48 @@
  * and the host. Pure functions over a byte array the caller has already
  * copied, so the unit tests run the exact code the kernel runs.
  */
-#ifndef GO_HTTP_PARSE_H
-#define GO_HTTP_PARSE_H
+#ifndef OBS_HTTP_PARSE_H
+#define OBS_HTTP_PARSE_H
 
 #ifndef __VMLINUX_H__
 #include <linux/types.h>
 #endif
 
 /* Bytes of a request's start that the BPF side copies for recognition. */
-#define GO_PEEK_LEN 16
+#define OBS_PEEK_LEN 16
 
-enum go_method {
-	GO_METHOD_NONE = 0,
-	GO_METHOD_GET,
-	GO_METHOD_HEAD,
-	GO_METHOD_POST,
-	GO_METHOD_PUT,
-	GO_METHOD_DELETE,
-	GO_METHOD_PATCH,
-	GO_METHOD_OPTIONS,
-	GO_METHOD_CONNECT,
-	GO_METHOD_TRACE,
-	GO_METHOD_OTHER, /* any other RFC 9110 token */
-	GO_METHOD_COUNT,
+enum obs_method {
+	OBS_METHOD_NONE = 0,
+	OBS_METHOD_GET,
+	OBS_METHOD_HEAD,
+	OBS_METHOD_POST,
+	OBS_METHOD_PUT,
+	OBS_METHOD_DELETE,
+	OBS_METHOD_PATCH,
+	OBS_METHOD_OPTIONS,
+	OBS_METHOD_CONNECT,
+	OBS_METHOD_TRACE,
+	OBS_METHOD_OTHER, /* any other RFC 9110 token */
+	OBS_METHOD_COUNT,
 };
 
-static inline int go_is_upper(__u8 c)
+static inline int obs_is_upper(__u8 c)
 {
 	return c >= 'A' && c <= 'Z';
 }
 
-static inline int go_is_digit(__u8 c)
+static inline int obs_is_digit(__u8 c)
 {
 	return c >= '0' && c <= '9';
 }
 
-static inline int go_is_target_start(__u8 c)
+static inline int obs_is_target_start(__u8 c)
 {
-	return c == '/' || c == '*' || c == '[' || go_is_upper(c) || (c >= 'a' && c <= 'z') || go_is_digit(c);
+	return c == '/' || c == '*' || c == '[' || obs_is_upper(c) || (c >= 'a' && c <= 'z') ||
+	       obs_is_digit(c);
 }
 
-static inline int go_match(const __u8 *b, const char *word, int n)
+static inline int obs_match(const __u8 *b, const char *word, int n)
 {
 	for (int i = 0; i < n; i++)
 		if (b[i] != (__u8)word[i])
@@ -50,84 +51,84 @@ static inline int go_match(const __u8 *b, const char *word, int n)
 	return 1;
 }
 
-static inline int go_known_method(const __u8 *b, int len)
+static inline int obs_known_method(const __u8 *b, int len)
 {
 	switch (len) {
 	case 3:
-		if (go_match(b, "GET", 3))
-			return GO_METHOD_GET;
-		if (go_match(b, "PUT", 3))
-			return GO_METHOD_PUT;
+		if (obs_match(b, "GET", 3))
+			return OBS_METHOD_GET;
+		if (obs_match(b, "PUT", 3))
+			return OBS_METHOD_PUT;
 		break;
 	case 4:
-		if (go_match(b, "HEAD", 4))
-			return GO_METHOD_HEAD;
-		if (go_match(b, "POST", 4))
-			return GO_METHOD_POST;
+		if (obs_match(b, "HEAD", 4))
+			return OBS_METHOD_HEAD;
+		if (obs_match(b, "POST", 4))
+			return OBS_METHOD_POST;
 		break;
 	case 5:
-		if (go_match(b, "PATCH", 5))
-			return GO_METHOD_PATCH;
-		if (go_match(b, "TRACE", 5))
-			return GO_METHOD_TRACE;
+		if (obs_match(b, "PATCH", 5))
+			return OBS_METHOD_PATCH;
+		if (obs_match(b, "TRACE", 5))
+			return OBS_METHOD_TRACE;
 		break;
 	case 6:
-		if (go_match(b, "DELETE", 6))
-			return GO_METHOD_DELETE;
+		if (obs_match(b, "DELETE", 6))
+			return OBS_METHOD_DELETE;
 		break;
 	case 7:
-		if (go_match(b, "OPTIONS", 7))
-			return GO_METHOD_OPTIONS;
-		if (go_match(b, "CONNECT", 7))
-			return GO_METHOD_CONNECT;
+		if (obs_match(b, "OPTIONS", 7))
+			return OBS_METHOD_OPTIONS;
+		if (obs_match(b, "CONNECT", 7))
+			return OBS_METHOD_CONNECT;
 		break;
 	}
-	return GO_METHOD_OTHER;
+	return OBS_METHOD_OTHER;
 }
 
 /* Recognise the start of an HTTP/1.x request line in the first n bytes of a
- * read (n <= GO_PEEK_LEN): an upper-case method token, one space, and the
- * first character of a request target. Returns an enum go_method, or
- * GO_METHOD_NONE when the bytes are not a request line. A read shorter than
+ * read (n <= OBS_PEEK_LEN): an upper-case method token, one space, and the
+ * first character of a request target. Returns an enum obs_method, or
+ * OBS_METHOD_NONE when the bytes are not a request line. A read shorter than
  * the method and its space is not recognised: HTTP clients send the request
  * line in one write. */
-static inline int go_parse_request_start(const __u8 *b, int n)
+static inline int obs_parse_request_start(const __u8 *b, int n)
 {
 	int len = -1;
 
-	if (n > GO_PEEK_LEN)
-		n = GO_PEEK_LEN;
-	for (int i = 0; i < GO_PEEK_LEN; i++) {
+	if (n > OBS_PEEK_LEN)
+		n = OBS_PEEK_LEN;
+	for (int i = 0; i < OBS_PEEK_LEN; i++) {
 		if (i >= n)
-			return GO_METHOD_NONE;
+			return OBS_METHOD_NONE;
 		if (b[i] == ' ') {
 			len = i;
 			break;
 		}
-		if (!go_is_upper(b[i]))
-			return GO_METHOD_NONE;
+		if (!obs_is_upper(b[i]))
+			return OBS_METHOD_NONE;
 	}
 	/* the "PRI * HTTP/2.0" preface is not HTTP/1 */
 	if (len < 3 || len + 1 >= n || len > 12)
-		return GO_METHOD_NONE;
-	if (len == 3 && go_match(b, "PRI", 3))
-		return GO_METHOD_NONE;
+		return OBS_METHOD_NONE;
+	if (len == 3 && obs_match(b, "PRI", 3))
+		return OBS_METHOD_NONE;
 	/* a request target starts with '/', '*', a scheme or an authority
 	 * (CONNECT host:port, [v6]:port) */
-	if (!go_is_target_start(b[len + 1]))
-		return GO_METHOD_NONE;
-	return go_known_method(b, len);
+	if (!obs_is_target_start(b[len + 1]))
+		return OBS_METHOD_NONE;
+	return obs_known_method(b, len);
 }
 
 /* Parse "HTTP/1.x NNN" at the start of a write. Returns the status code
  * (100..999) or 0 when the bytes are not a status line. */
-static inline int go_parse_status_line(const __u8 *b, int n)
+static inline int obs_parse_status_line(const __u8 *b, int n)
 {
 	if (n < 12)
 		return 0;
-	if (!go_match(b, "HTTP/1.", 7) || !go_is_digit(b[7]) || b[8] != ' ')
+	if (!obs_match(b, "HTTP/1.", 7) || !obs_is_digit(b[7]) || b[8] != ' ')
 		return 0;
-	if (!go_is_digit(b[9]) || !go_is_digit(b[10]) || !go_is_digit(b[11]))
+	if (!obs_is_digit(b[9]) || !obs_is_digit(b[10]) || !obs_is_digit(b[11]))
 		return 0;
 	if (b[9] == '0')
 		return 0;
@@ -136,4 +137,4 @@ static inline int go_parse_status_line(const __u8 *b, int n)
 	return (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
 }
 
-#endif /* GO_HTTP_PARSE_H */
+#endif /* OBS_HTTP_PARSE_H */

@@ -20,7 +20,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "auth.h"
+#include "render/auth.h"
 
 /* crypt.crypt("correct horse", "$2b$04$abcdefghijklmnopqrstuu") in Python */
 #define BCRYPT_2B "$2b$04$abcdefghijklmnopqrstuujydOTSfIH/d5oUHpsygqV5X9xJLQc6e"

@@ -21,7 +21,7 @@
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-/* go_bucket_index over a private copy of bounds[0..len) */
+/* obs_bucket_index over a private copy of bounds[0..len) */
 static __u32 idx(const __u64 *bounds, size_t len, __u32 n, __u32 max, __u64 v)
 {
 	__u64 *b = malloc(len ? len * sizeof(*b) : 1);
@@ -30,7 +30,7 @@ static __u32 idx(const __u64 *bounds, size_t len, __u32 n, __u32 max, __u64 v)
 	assert_non_null(b);
 	if (len)
 		memcpy(b, bounds, len * sizeof(*b));
-	r = go_bucket_index(b, n, max, v);
+	r = obs_bucket_index(b, n, max, v);
 	free(b);
 	return r;
 }
@@ -57,15 +57,15 @@ static void test_at_below_above_each_bound(void **state)
 
 	for (__u32 i = 0; i < n; i++) {
 		/* at the bound: le, so bucket i */
-		assert_int_equal(idx(dur_ns, n, n, GO_MAX_DUR_BOUNDS, dur_ns[i]), i);
+		assert_int_equal(idx(dur_ns, n, n, OBS_MAX_DUR_BOUNDS, dur_ns[i]), i);
 		/* just below: still bucket i */
-		assert_int_equal(idx(dur_ns, n, n, GO_MAX_DUR_BOUNDS, dur_ns[i] - 1), i);
+		assert_int_equal(idx(dur_ns, n, n, OBS_MAX_DUR_BOUNDS, dur_ns[i] - 1), i);
 		/* just above: the next bucket, or +Inf after the last bound */
-		assert_int_equal(idx(dur_ns, n, n, GO_MAX_DUR_BOUNDS, dur_ns[i] + 1), i + 1);
+		assert_int_equal(idx(dur_ns, n, n, OBS_MAX_DUR_BOUNDS, dur_ns[i] + 1), i + 1);
 	}
 	/* midway between bounds */
-	assert_int_equal(idx(dur_ns, n, n, GO_MAX_DUR_BOUNDS, 7500000ULL), 1);
-	assert_int_equal(idx(dur_ns, n, n, GO_MAX_DUR_BOUNDS, 3000000000ULL), 9);
+	assert_int_equal(idx(dur_ns, n, n, OBS_MAX_DUR_BOUNDS, 7500000ULL), 1);
+	assert_int_equal(idx(dur_ns, n, n, OBS_MAX_DUR_BOUNDS, 3000000000ULL), 9);
 }
 
 /* Adjacent bounds one apart: "just above" one bound is "at" the next. */
@@ -90,7 +90,7 @@ static void test_zero(void **state)
 	(void)state;
 
 	/* zero value goes into the first bucket */
-	assert_int_equal(idx(dur_ns, n, n, GO_MAX_DUR_BOUNDS, 0), 0);
+	assert_int_equal(idx(dur_ns, n, n, OBS_MAX_DUR_BOUNDS, 0), 0);
 	/* a zero bound holds exactly zero */
 	assert_int_equal(idx(from_zero, 3, 3, 8, 0), 0);
 	assert_int_equal(idx(from_zero, 3, 3, 8, 1), 1);
@@ -106,9 +106,9 @@ static void test_uint64_max(void **state)
 	(void)state;
 
 	/* +Inf bucket is index n */
-	assert_int_equal(idx(dur_ns, n, n, GO_MAX_DUR_BOUNDS, UINT64_MAX), n);
-	assert_int_equal(idx(dur_ns, n, n, GO_MAX_DUR_BOUNDS, UINT64_MAX - 1), n);
-	assert_int_equal(idx(dur_ns, n, n, GO_MAX_DUR_BOUNDS, dur_ns[n - 1] + 1), n);
+	assert_int_equal(idx(dur_ns, n, n, OBS_MAX_DUR_BOUNDS, UINT64_MAX), n);
+	assert_int_equal(idx(dur_ns, n, n, OBS_MAX_DUR_BOUNDS, UINT64_MAX - 1), n);
+	assert_int_equal(idx(dur_ns, n, n, OBS_MAX_DUR_BOUNDS, dur_ns[n - 1] + 1), n);
 	/* bounds up to the top of the range */
 	assert_int_equal(idx(top, 4, 4, 8, UINT64_MAX - 2), 2);
 	assert_int_equal(idx(top, 4, 4, 8, UINT64_MAX - 1), 2);
@@ -127,43 +127,43 @@ static void test_uint64_max(void **state)
 static void test_no_bounds(void **state)
 {
 	(void)state;
-	assert_int_equal(go_bucket_index(NULL, 0, GO_MAX_DUR_BOUNDS, 0), 0);
-	assert_int_equal(go_bucket_index(NULL, 0, GO_MAX_DUR_BOUNDS, 12345), 0);
-	assert_int_equal(go_bucket_index(NULL, 0, GO_MAX_DUR_BOUNDS, UINT64_MAX), 0);
-	assert_int_equal(go_bucket_index(NULL, 0, GO_MAX_SIZE_BOUNDS, UINT64_MAX), 0);
-	assert_int_equal(go_bucket_index(NULL, 0, 0, 7), 0);
+	assert_int_equal(obs_bucket_index(NULL, 0, OBS_MAX_DUR_BOUNDS, 0), 0);
+	assert_int_equal(obs_bucket_index(NULL, 0, OBS_MAX_DUR_BOUNDS, 12345), 0);
+	assert_int_equal(obs_bucket_index(NULL, 0, OBS_MAX_DUR_BOUNDS, UINT64_MAX), 0);
+	assert_int_equal(obs_bucket_index(NULL, 0, OBS_MAX_SIZE_BOUNDS, UINT64_MAX), 0);
+	assert_int_equal(obs_bucket_index(NULL, 0, 0, 7), 0);
 	/* max of zero: no bound may be read, +Inf is min(n, max) = 0 */
-	assert_int_equal(go_bucket_index(NULL, 5, 0, 7), 0);
+	assert_int_equal(obs_bucket_index(NULL, 5, 0, 7), 0);
 }
 
 /* n equal to the cap: all bounds used, +Inf is n == max. */
 static void test_full_table(void **state)
 {
-	__u64 dur[GO_MAX_DUR_BOUNDS], size[GO_MAX_SIZE_BOUNDS];
+	__u64 dur[OBS_MAX_DUR_BOUNDS], size[OBS_MAX_SIZE_BOUNDS];
 	(void)state;
 
-	for (__u32 i = 0; i < GO_MAX_DUR_BOUNDS; i++)
+	for (__u32 i = 0; i < OBS_MAX_DUR_BOUNDS; i++)
 		dur[i] = 1000ULL << i;
-	for (__u32 i = 0; i < GO_MAX_SIZE_BOUNDS; i++)
+	for (__u32 i = 0; i < OBS_MAX_SIZE_BOUNDS; i++)
 		size[i] = 64ULL << i;
 
-	for (__u32 i = 0; i < GO_MAX_DUR_BOUNDS; i++) {
-		assert_int_equal(idx(dur, GO_MAX_DUR_BOUNDS, GO_MAX_DUR_BOUNDS, GO_MAX_DUR_BOUNDS, dur[i]),
+	for (__u32 i = 0; i < OBS_MAX_DUR_BOUNDS; i++) {
+		assert_int_equal(idx(dur, OBS_MAX_DUR_BOUNDS, OBS_MAX_DUR_BOUNDS, OBS_MAX_DUR_BOUNDS, dur[i]),
 				 i);
 		assert_int_equal(
-		    idx(dur, GO_MAX_DUR_BOUNDS, GO_MAX_DUR_BOUNDS, GO_MAX_DUR_BOUNDS, dur[i] + 1), i + 1);
+		    idx(dur, OBS_MAX_DUR_BOUNDS, OBS_MAX_DUR_BOUNDS, OBS_MAX_DUR_BOUNDS, dur[i] + 1), i + 1);
 	}
-	assert_int_equal(idx(dur, GO_MAX_DUR_BOUNDS, GO_MAX_DUR_BOUNDS, GO_MAX_DUR_BOUNDS, UINT64_MAX),
-			 GO_MAX_DUR_BOUNDS);
+	assert_int_equal(idx(dur, OBS_MAX_DUR_BOUNDS, OBS_MAX_DUR_BOUNDS, OBS_MAX_DUR_BOUNDS, UINT64_MAX),
+			 OBS_MAX_DUR_BOUNDS);
 
-	for (__u32 i = 0; i < GO_MAX_SIZE_BOUNDS; i++) {
+	for (__u32 i = 0; i < OBS_MAX_SIZE_BOUNDS; i++) {
 		assert_int_equal(
-		    idx(size, GO_MAX_SIZE_BOUNDS, GO_MAX_SIZE_BOUNDS, GO_MAX_SIZE_BOUNDS, size[i] - 1), i);
+		    idx(size, OBS_MAX_SIZE_BOUNDS, OBS_MAX_SIZE_BOUNDS, OBS_MAX_SIZE_BOUNDS, size[i] - 1), i);
 		assert_int_equal(
-		    idx(size, GO_MAX_SIZE_BOUNDS, GO_MAX_SIZE_BOUNDS, GO_MAX_SIZE_BOUNDS, size[i]), i);
+		    idx(size, OBS_MAX_SIZE_BOUNDS, OBS_MAX_SIZE_BOUNDS, OBS_MAX_SIZE_BOUNDS, size[i]), i);
 	}
-	assert_int_equal(idx(size, GO_MAX_SIZE_BOUNDS, GO_MAX_SIZE_BOUNDS, GO_MAX_SIZE_BOUNDS, UINT64_MAX),
-			 GO_MAX_SIZE_BOUNDS);
+	assert_int_equal(idx(size, OBS_MAX_SIZE_BOUNDS, OBS_MAX_SIZE_BOUNDS, OBS_MAX_SIZE_BOUNDS, UINT64_MAX),
+			 OBS_MAX_SIZE_BOUNDS);
 }
 
 /* n above the cap (a loader bug, or a verifier-imposed cap smaller than the
@@ -181,9 +181,9 @@ static void test_n_above_max_is_capped(void **state)
 	assert_int_equal(idx(b, 8, 40, 8, 80), 7);
 	assert_int_equal(idx(b, 8, 40, 8, 81), 8);
 	assert_int_equal(idx(b, 8, 40, 8, UINT64_MAX), 8);
-	assert_int_equal(idx(b, GO_MAX_DUR_BOUNDS, 40, GO_MAX_DUR_BOUNDS, UINT64_MAX), GO_MAX_DUR_BOUNDS);
-	assert_int_equal(idx(b, GO_MAX_SIZE_BOUNDS, UINT32_MAX, GO_MAX_SIZE_BOUNDS, UINT64_MAX),
-			 GO_MAX_SIZE_BOUNDS);
+	assert_int_equal(idx(b, OBS_MAX_DUR_BOUNDS, 40, OBS_MAX_DUR_BOUNDS, UINT64_MAX), OBS_MAX_DUR_BOUNDS);
+	assert_int_equal(idx(b, OBS_MAX_SIZE_BOUNDS, UINT32_MAX, OBS_MAX_SIZE_BOUNDS, UINT64_MAX),
+			 OBS_MAX_SIZE_BOUNDS);
 	/* n one above and one below max */
 	assert_int_equal(idx(b, 8, 9, 8, UINT64_MAX), 8);
 	assert_int_equal(idx(b, 7, 7, 8, UINT64_MAX), 7);
@@ -194,18 +194,18 @@ static void test_n_above_max_is_capped(void **state)
  * the plain definition, and always a valid index into the stats arrays. */
 static void test_against_reference(void **state)
 {
-	__u64 b[GO_MAX_DUR_BOUNDS];
+	__u64 b[OBS_MAX_DUR_BOUNDS];
 	(void)state;
 
-	for (__u32 i = 0; i < GO_MAX_DUR_BOUNDS; i++)
+	for (__u32 i = 0; i < OBS_MAX_DUR_BOUNDS; i++)
 		b[i] = 3ULL * (i + 1) * (i + 1);
 
-	for (__u32 max = 0; max <= GO_MAX_DUR_BOUNDS; max++) {
-		for (__u32 n = 0; n <= GO_MAX_DUR_BOUNDS; n++) {
+	for (__u32 max = 0; max <= OBS_MAX_DUR_BOUNDS; max++) {
+		for (__u32 n = 0; n <= OBS_MAX_DUR_BOUNDS; n++) {
 			__u32 eff = n < max ? n : max;
 			size_t len = eff;
 
-			for (__u64 v = 0; v <= b[GO_MAX_DUR_BOUNDS - 1] + 2; v++) {
+			for (__u64 v = 0; v <= b[OBS_MAX_DUR_BOUNDS - 1] + 2; v++) {
 				__u32 r = idx(b, len, n, max, v);
 
 				assert_int_equal(r, reference(b, eff, v));
@@ -217,19 +217,21 @@ static void test_against_reference(void **state)
 }
 
 /* The way conn.bpf.c uses the result: an index into arrays of
- * GO_MAX_*_BOUNDS + 1 counters. */
+ * OBS_MAX_*_BOUNDS + 1 counters. */
 static void test_index_fits_stats_arrays(void **state)
 {
-	struct go_worker_stats s;
-	__u64 b[GO_MAX_DUR_BOUNDS];
+	struct obs_worker_stats s;
+	__u64 b[OBS_MAX_DUR_BOUNDS];
 	(void)state;
 
-	for (__u32 i = 0; i < GO_MAX_DUR_BOUNDS; i++)
+	for (__u32 i = 0; i < OBS_MAX_DUR_BOUNDS; i++)
 		b[i] = 1ULL << (2 * i);
-	for (__u32 n = 0; n <= GO_MAX_DUR_BOUNDS + 4; n++) {
-		assert_true(go_bucket_index(b, n, GO_MAX_DUR_BOUNDS, UINT64_MAX) < ARRAY_LEN(s.dur_buckets));
-		assert_true(go_bucket_index(b, n, GO_MAX_SIZE_BOUNDS, UINT64_MAX) < ARRAY_LEN(s.req_buckets));
-		assert_true(go_bucket_index(b, n, GO_MAX_SIZE_BOUNDS, UINT64_MAX) <
+	for (__u32 n = 0; n <= OBS_MAX_DUR_BOUNDS + 4; n++) {
+		assert_true(obs_bucket_index(b, n, OBS_MAX_DUR_BOUNDS, UINT64_MAX) <
+			    ARRAY_LEN(s.dur_buckets));
+		assert_true(obs_bucket_index(b, n, OBS_MAX_SIZE_BOUNDS, UINT64_MAX) <
+			    ARRAY_LEN(s.req_buckets));
+		assert_true(obs_bucket_index(b, n, OBS_MAX_SIZE_BOUNDS, UINT64_MAX) <
 			    ARRAY_LEN(s.resp_buckets));
 	}
 }

@@ -29,8 +29,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "config.h"
-#include "config_table.h"
+#include "config/config.h"
+#include "config/config_table.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -158,7 +158,7 @@ static int teardown(void **state)
 }
 
 /* config_set must accept text for id. */
-static void set_ok(struct go_config *c, enum setting_id id, const char *text)
+static void set_ok(struct obs_config *c, enum setting_id id, const char *text)
 {
 	char err[256] = "";
 	int rc = config_set(c, id, text, 0, err, sizeof(err));
@@ -168,7 +168,7 @@ static void set_ok(struct go_config *c, enum setting_id id, const char *text)
 }
 
 /* config_set must reject text for id with exactly want as the message. */
-static void set_bad(struct go_config *c, enum setting_id id, const char *text, const char *want)
+static void set_bad(struct obs_config *c, enum setting_id id, const char *text, const char *want)
 {
 	char err[256] = "";
 	int rc = config_set(c, id, text, 0, err, sizeof(err));
@@ -180,7 +180,7 @@ static void set_bad(struct go_config *c, enum setting_id id, const char *text, c
 }
 
 /* A count setting id, held in *v: 1 to max taken, anything else refused with msg. */
-static void check_count(struct go_config *c, enum setting_id id, const unsigned *v, unsigned max,
+static void check_count(struct obs_config *c, enum setting_id id, const unsigned *v, unsigned max,
 			const char *msg)
 {
 	char text[32];
@@ -198,13 +198,13 @@ static void check_count(struct go_config *c, enum setting_id id, const unsigned 
 	assert_true(*v == 64);
 }
 
-static void fresh(struct go_config *c, struct go_sources *src)
+static void fresh(struct obs_config *c, struct obs_sources *src)
 {
 	config_defaults(c, src);
 }
 
 /* The non-default value of every setting that the env, flag and file tests set. */
-static void assert_all_good(const struct go_config *c)
+static void assert_all_good(const struct obs_config *c)
 {
 	static const double dur[] = { 0.005, 0.05, 0.5, 5 }, size[] = { 100, 1000, 10000 };
 
@@ -233,7 +233,7 @@ static void assert_all_good(const struct go_config *c)
 	assert_string_equal(c->pin_dir, "/sys/fs/bpf/shop");
 	assert_int_equal(c->max_conns, 4096);
 	assert_int_equal(c->max_workers, 512);
-	assert_int_equal(c->data_plane, GO_PLANE_SYSCALL);
+	assert_int_equal(c->data_plane, OBS_PLANE_SYSCALL);
 	assert_string_equal(c->tls_cert, "/etc/go/cert.pem");
 	assert_string_equal(c->tls_key, "/etc/go/key.pem");
 	assert_string_equal(c->auth_user, "prom");
@@ -244,7 +244,7 @@ static void assert_all_good(const struct go_config *c)
 }
 
 /* Every field of two configurations, the password apart. */
-static void assert_config_equal_but_password(const struct go_config *a, const struct go_config *b)
+static void assert_config_equal_but_password(const struct obs_config *a, const struct obs_config *b)
 {
 	assert_string_equal(a->listen_addr, b->listen_addr);
 	assert_int_equal(a->listen_port, b->listen_port);
@@ -333,8 +333,8 @@ static void test_defaults(void **state)
 	static const double dur[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 				      0.5,   1,      2.5,   5,    10,    30,   60 };
 	static const double size[] = { 128, 512, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304 };
-	struct go_config c;
-	struct go_sources src;
+	struct obs_config c;
+	struct obs_sources src;
 
 	(void)state;
 	memset(&src, 'x', sizeof(src));
@@ -370,8 +370,8 @@ static void test_set_ports(void **state)
 {
 	static const char *const msg = "is not a port: use a number from 1 to 65535";
 	static const enum setting_id ids[] = { S_PORT, S_RPORT };
-	struct go_config c;
-	struct go_sources src;
+	struct obs_config c;
+	struct obs_sources src;
 
 	(void)state;
 	fresh(&c, &src);
@@ -401,8 +401,8 @@ static void test_set_bind_address(void **state)
 	static const char *const msg = "is not an IP address: use e.g. 0.0.0.0, 127.0.0.1 or ::";
 	static const char *const good[] = { "0.0.0.0", "127.0.0.1", "10.1.2.3",    "::",
 					    "::1",     "fe80::1",   "2001:db8::42" };
-	struct go_config c;
-	struct go_sources src;
+	struct obs_config c;
+	struct obs_sources src;
 
 	(void)state;
 	fresh(&c, &src);
@@ -423,8 +423,8 @@ static void test_set_redis_host(void **state)
 {
 	static const char *const good[] = { "localhost", "redis.internal", "10.0.0.7", "::1", "redis-0" };
 	char longname[300];
-	struct go_config c;
-	struct go_sources src;
+	struct obs_config c;
+	struct obs_sources src;
 
 	(void)state;
 	fresh(&c, &src);
@@ -446,8 +446,8 @@ static void test_set_buckets(void **state)
 	static const char *const notnum = "has 'abc', which is not a number";
 	static const char *const empty = "is empty: give increasing bucket bounds such as 0.1,0.5,1";
 	char list[1024];
-	struct go_config c;
-	struct go_sources src;
+	struct obs_config c;
+	struct obs_sources src;
 
 	(void)state;
 	fresh(&c, &src);
@@ -476,19 +476,19 @@ static void test_set_buckets(void **state)
 	set_bad(&c, S_DUR, "0.1,nan", "has 'nan', which is not a number");
 
 	/* as many bounds as the BPF side has room for, and one more */
-	number_list(list, sizeof(list), GO_MAX_DUR_BOUNDS, 0.5, 0.5);
+	number_list(list, sizeof(list), OBS_MAX_DUR_BOUNDS, 0.5, 0.5);
 	set_ok(&c, S_DUR, list);
-	assert_int_equal(c.ndur, GO_MAX_DUR_BOUNDS);
-	number_list(list, sizeof(list), GO_MAX_DUR_BOUNDS + 1, 0.5, 0.5);
+	assert_int_equal(c.ndur, OBS_MAX_DUR_BOUNDS);
+	number_list(list, sizeof(list), OBS_MAX_DUR_BOUNDS + 1, 0.5, 0.5);
 	set_bad(&c, S_DUR, list, "has more than 31 values");
-	number_list(list, sizeof(list), GO_MAX_SIZE_BOUNDS, 100, 100);
+	number_list(list, sizeof(list), OBS_MAX_SIZE_BOUNDS, 100, 100);
 	set_ok(&c, S_SIZE, list);
-	assert_int_equal(c.nsize, GO_MAX_SIZE_BOUNDS);
-	number_list(list, sizeof(list), GO_MAX_SIZE_BOUNDS + 1, 100, 100);
+	assert_int_equal(c.nsize, OBS_MAX_SIZE_BOUNDS);
+	number_list(list, sizeof(list), OBS_MAX_SIZE_BOUNDS + 1, 100, 100);
 	set_bad(&c, S_SIZE, list, "has more than 23 values");
 	/* a rejected list leaves the previous one */
-	assert_int_equal(c.ndur, GO_MAX_DUR_BOUNDS);
-	assert_int_equal(c.nsize, GO_MAX_SIZE_BOUNDS);
+	assert_int_equal(c.ndur, OBS_MAX_DUR_BOUNDS);
+	assert_int_equal(c.nsize, OBS_MAX_SIZE_BOUNDS);
 }
 
 /* A bound must be a finite number: the +Inf bucket is always there, and the
@@ -496,8 +496,8 @@ static void test_set_buckets(void **state)
 static void test_set_buckets_not_infinite(void **state)
 {
 	char err[256] = "";
-	struct go_config c;
-	struct go_sources src;
+	struct obs_config c;
+	struct obs_sources src;
 
 	int dur, size;
 
@@ -515,8 +515,8 @@ static void test_set_buckets_not_infinite(void **state)
  * loader cannot give BPF as u64 bytes or nanoseconds are refused by name. */
 static void test_set_buckets_fit_u64(void **state)
 {
-	struct go_config c;
-	struct go_sources src;
+	struct obs_config c;
+	struct obs_sources src;
 
 	(void)state;
 	fresh(&c, &src);
@@ -533,8 +533,8 @@ static void test_set_pids(void **state)
 {
 	static const char *const notpid = "is not a process id: give positive whole numbers";
 	char list[1024], err[256];
-	struct go_config c;
-	struct go_sources src;
+	struct obs_config c;
+	struct obs_sources src;
 
 	(void)state;
 	fresh(&c, &src);
@@ -561,9 +561,9 @@ static void test_set_pids(void **state)
 	assert_int_equal(config_set(&c, S_PIDS, "4194305", 0, err, sizeof(err)), -1);
 
 	/* 64 masters at most, in one list or by appending */
-	number_list(list, sizeof(list), GO_MAX_PIDS, 100, 1);
+	number_list(list, sizeof(list), OBS_MAX_PIDS, 100, 1);
 	set_ok(&c, S_PIDS, list);
-	assert_int_equal(c.npids, GO_MAX_PIDS);
+	assert_int_equal(c.npids, OBS_MAX_PIDS);
 	assert_int_equal(config_set(&c, S_PIDS, "999", 1, err, sizeof(err)), -1);
 	assert_string_equal(err, "names more than 64 masters");
 }
@@ -572,8 +572,8 @@ static void test_set_pids(void **state)
 static void test_set_pids_messages(void **state)
 {
 	char list[1024], err[256];
-	struct go_config c;
-	struct go_sources src;
+	struct obs_config c;
+	struct obs_sources src;
 
 	char big[256], many[256];
 
@@ -581,7 +581,7 @@ static void test_set_pids_messages(void **state)
 	fresh(&c, &src);
 	assert_int_equal(config_set(&c, S_PIDS, "4194305", 0, err, sizeof(err)), -1);
 	snprintf(big, sizeof(big), "%s", err);
-	number_list(list, sizeof(list), GO_MAX_PIDS + 1, 100, 1);
+	number_list(list, sizeof(list), OBS_MAX_PIDS + 1, 100, 1);
 	assert_int_equal(config_set(&c, S_PIDS, list, 0, err, sizeof(err)), -1);
 	snprintf(many, sizeof(many), "%s", err);
 	/* 65 valid pids are not "not a process id": the message must name the limit */
@@ -596,8 +596,8 @@ static void test_set_booleans(void **state)
 	static const char *const no[] = { "false", "no", "0", "off", "False", "NO" };
 	static const char *const bad[] = { "maybe", "", "2", "y", "n", "truee", "-1" };
 	static const enum setting_id ids[] = { S_REDIS, S_RNOTTL };
-	struct go_config c;
-	struct go_sources src;
+	struct obs_config c;
+	struct obs_sources src;
 
 	(void)state;
 	fresh(&c, &src);
@@ -624,8 +624,8 @@ static void test_set_redis_prefix(void **state)
 {
 	static const char *const colon = "contains ':', which readers split keys on: remove it";
 	char longp[200];
-	struct go_config c;
-	struct go_sources src;
+	struct obs_config c;
+	struct obs_sources src;
 
 	(void)state;
 	fresh(&c, &src);
@@ -646,8 +646,8 @@ static void test_set_ttl_and_db(void **state)
 {
 	static const char *const ttl = "is not a number of seconds: use 1 or more";
 	static const char *const db = "is not a database number: use 0 or more";
-	struct go_config c;
-	struct go_sources src;
+	struct obs_config c;
+	struct obs_sources src;
 
 	(void)state;
 	fresh(&c, &src);
@@ -677,8 +677,8 @@ static void test_set_log_levels(void **state)
 {
 	static const char *const names[] = { "error", "warn", "info", "debug" };
 	static const char *const msg = "is unknown: use error, warn, info or debug";
-	struct go_config c;
-	struct go_sources src;
+	struct obs_config c;
+	struct obs_sources src;
 
 	(void)state;
 	fresh(&c, &src);
@@ -699,8 +699,8 @@ static void test_set_seconds(void **state)
 	static const char *const mirror = "is not a number of seconds from 0.1 to 3600";
 	static const char *const maxconn = "is not a whole number of connections from 1 to 4194304";
 	static const char *const maxworkers = "is not a whole number of workers from 1 to 262144";
-	struct go_config c;
-	struct go_sources src;
+	struct obs_config c;
+	struct obs_sources src;
 
 	(void)state;
 	fresh(&c, &src);
@@ -732,25 +732,25 @@ static void test_set_seconds(void **state)
 	set_bad(&c, S_INTERVAL, "", mirror);
 	assert_true(c.redis.interval_s == 2.5);
 
-	assert_true(c.max_conns == GO_MAX_CONNS);
+	assert_true(c.max_conns == OBS_MAX_CONNS);
 	check_count(&c, S_MAXCONN, &c.max_conns, 4194304, maxconn);
-	assert_true(c.max_workers == GO_MAX_WORKERS);
+	assert_true(c.max_workers == OBS_MAX_WORKERS);
 	check_count(&c, S_MAXWORKERS, &c.max_workers, 262144, maxworkers);
 }
 
 static void test_set_pin_dir(void **state)
 {
-	struct go_config c;
-	struct go_sources src;
+	struct obs_config c;
+	struct obs_sources src;
 
 	(void)state;
 	fresh(&c, &src);
 	assert_int_equal(c.pin, 1);
-	assert_string_equal(c.pin_dir, GO_PIN_DIR_DEFAULT);
+	assert_string_equal(c.pin_dir, OBS_PIN_DIR_DEFAULT);
 	set_ok(&c, S_PINDIR, "/sys/fs/bpf/shop-a");
 	assert_string_equal(c.pin_dir, "/sys/fs/bpf/shop-a");
-	set_bad(&c, S_PINDIR, "sys/fs/bpf/x", "is not an absolute path: use e.g. " GO_PIN_DIR_DEFAULT);
-	set_bad(&c, S_PINDIR, "", "is not an absolute path: use e.g. " GO_PIN_DIR_DEFAULT);
+	set_bad(&c, S_PINDIR, "sys/fs/bpf/x", "is not an absolute path: use e.g. " OBS_PIN_DIR_DEFAULT);
+	set_bad(&c, S_PINDIR, "", "is not an absolute path: use e.g. " OBS_PIN_DIR_DEFAULT);
 	set_bad(&c, S_PINDIR, "/sys/fs/bpf/gobs.1",
 		"has a '.' in its name, which the BPF filesystem refuses");
 	assert_string_equal(c.pin_dir, "/sys/fs/bpf/shop-a");
@@ -761,8 +761,8 @@ static void test_set_pin_dir(void **state)
 static void test_set_text(void **state)
 {
 	char longt[300];
-	struct go_config c;
-	struct go_sources src;
+	struct obs_config c;
+	struct obs_sources src;
 
 	(void)state;
 	fresh(&c, &src);
@@ -785,16 +785,16 @@ static void test_set_endpoint(void **state)
 				 *const perip = "is not a number of connections from 0 (no limit) to 65536",
 				 *const secs = "is not a whole number of seconds from 1 to 3600";
 	char longt[300];
-	struct go_config c;
-	struct go_sources src;
+	struct obs_config c;
+	struct obs_sources src;
 
 	(void)state;
 	fresh(&c, &src);
 	assert_string_equal(c.tls_cert, "");
 	assert_string_equal(c.auth_user, "");
-	assert_int_equal(c.http_conn_limit, GO_HTTP_CONN_LIMIT);
-	assert_int_equal(c.http_per_ip_limit, GO_HTTP_PER_IP_LIMIT);
-	assert_int_equal(c.http_timeout_s, GO_HTTP_TIMEOUT_S);
+	assert_int_equal(c.http_conn_limit, OBS_HTTP_CONN_LIMIT);
+	assert_int_equal(c.http_per_ip_limit, OBS_HTTP_PER_IP_LIMIT);
+	assert_int_equal(c.http_timeout_s, OBS_HTTP_TIMEOUT_S);
 	set_ok(&c, S_TLSCERT, "certs/observer.pem");
 	assert_string_equal(c.tls_cert, "certs/observer.pem");
 	set_ok(&c, S_TLSKEY, "/etc/go/key.pem");
@@ -854,8 +854,8 @@ static void test_validate_endpoint(void **state)
 		  "gunicorn-observer: the per-IP connection limit (600) is above the connection limit (512): "
 		  "lower --per-ip-connection-limit or raise --connection-limit\n" },
 	};
-	struct go_config c;
-	struct go_sources src;
+	struct obs_config c;
+	struct obs_sources src;
 	const char *out;
 	int rc;
 
@@ -880,8 +880,8 @@ static void test_validate_endpoint(void **state)
 
 static void test_validate_ttl_vs_interval(void **state)
 {
-	struct go_config c;
-	struct go_sources src;
+	struct obs_config c;
+	struct obs_sources src;
 	const char *out;
 	int rc;
 
@@ -905,7 +905,7 @@ static void test_validate_ttl_vs_interval(void **state)
 
 /* ---- flags -------------------------------------------------------------- */
 
-static void flag_ok(struct go_config *c, struct go_sources *src, const char *flag, const char *text)
+static void flag_ok(struct obs_config *c, struct obs_sources *src, const char *flag, const char *text)
 {
 	char err[256] = "";
 	int rc = config_set_flag(c, src, flag, text, err, sizeof(err));
@@ -914,7 +914,7 @@ static void flag_ok(struct go_config *c, struct go_sources *src, const char *fla
 		fail_msg("--%s '%s' rejected (rc %d): %s", flag, text, rc, err);
 }
 
-static void flag_bad(struct go_config *c, struct go_sources *src, const char *flag, const char *text,
+static void flag_bad(struct obs_config *c, struct obs_sources *src, const char *flag, const char *text,
 		     const char *want)
 {
 	char err[256] = "";
@@ -930,8 +930,8 @@ static void test_flag_listen(void **state)
 {
 	static const char *const form = "is not ADDR:PORT: use e.g. 0.0.0.0:9093 or [::]:9093";
 	static const char *const ip = "is not an IP address: use e.g. 0.0.0.0, 127.0.0.1 or ::";
-	struct go_config c;
-	struct go_sources src;
+	struct obs_config c;
+	struct obs_sources src;
 
 	(void)state;
 	fresh(&c, &src);
@@ -968,8 +968,8 @@ static void test_flag_listen(void **state)
 
 static void test_flag_pid_repeats(void **state)
 {
-	struct go_config c;
-	struct go_sources src;
+	struct obs_config c;
+	struct obs_sources src;
 
 	(void)state;
 	fresh(&c, &src);
@@ -1011,8 +1011,8 @@ static void test_flag_password_file(void **state)
 		{ "", "" },
 	};
 	char err[256], want[512], missing[160];
-	struct go_config c;
-	struct go_sources src;
+	struct obs_config c;
+	struct obs_sources src;
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
@@ -1043,8 +1043,8 @@ static void test_flag_password_file(void **state)
 static void test_flag_every_setting(void **state)
 {
 	char err[256], want[64];
-	struct go_config c;
-	struct go_sources src;
+	struct obs_config c;
+	struct obs_sources src;
 	static const struct {
 		const char *flag, *value;
 		enum setting_id id;
@@ -1144,8 +1144,8 @@ static void test_env_every_name(void **state)
 		[S_PLANE] = "syscall",
 	};
 	char want[96];
-	struct go_config c;
-	struct go_sources src;
+	struct obs_config c;
+	struct obs_sources src;
 	const char *out;
 	int rc;
 
@@ -1181,8 +1181,8 @@ static void test_env_every_name(void **state)
 
 static void test_env_empty_is_unset(void **state)
 {
-	struct go_config c, d;
-	struct go_sources src, dsrc;
+	struct obs_config c, d;
+	struct obs_sources src, dsrc;
 
 	(void)state;
 	for (int i = 0; i < S_COUNT; i++)
@@ -1237,8 +1237,8 @@ static void test_env_bad_value_one_line(void **state)
 		  "GUNICORN_OBSERVER_SIZE_BUCKETS='0' has 0: bucket bounds must be greater than 0" },
 	};
 	char want[1100], line[1024];
-	struct go_config c;
-	struct go_sources src;
+	struct obs_config c;
+	struct obs_sources src;
 	const char *out;
 	int rc;
 
@@ -1328,8 +1328,8 @@ static void test_file_every_setting(void **state)
 	};
 	const char *path = write_file("full.yaml", full_file);
 	char want[1024];
-	struct go_config c;
-	struct go_sources src;
+	struct obs_config c;
+	struct obs_sources src;
 	const char *out;
 	int rc;
 
@@ -1360,8 +1360,8 @@ static void test_file_every_setting(void **state)
 static void test_file_partial_leaves_defaults(void **state)
 {
 	const char *path = write_file("partial.yaml", "observer:\n  match: \"shop\"\n");
-	struct go_config c, d;
-	struct go_sources src, dsrc;
+	struct obs_config c, d;
+	struct obs_sources src, dsrc;
 	char want[300];
 
 	(void)state;
@@ -1382,8 +1382,8 @@ static void test_file_empty(void **state)
 {
 	static const char *const texts[] = { "", "\n\n", "# nothing but a comment\n", "observer:\n",
 					     "exporter:\n  redis:\nobserver:\n  buckets:\n" };
-	struct go_config c, d;
-	struct go_sources src, dsrc;
+	struct obs_config c, d;
+	struct obs_sources src, dsrc;
 	const char *out;
 	int rc;
 
@@ -1411,8 +1411,8 @@ static void test_file_scalar_for_list(void **state)
 	const char *path =
 	    write_file("scalars.yaml", "observer:\n  pids: 4321\n  buckets:\n    duration: \"0.1, 0.2\"\n"
 				       "    size: 512\n");
-	struct go_config c;
-	struct go_sources src;
+	struct obs_config c;
+	struct obs_sources src;
 
 	(void)state;
 	fresh(&c, &src);
@@ -1436,8 +1436,8 @@ static void test_file_null_password(void **state)
 	static const char *const texts[] = { "exporter:\n  redis:\n    password: null\n",
 					     "exporter:\n  redis:\n    password: ~\n",
 					     "exporter:\n  redis:\n    password:\n" };
-	struct go_config c;
-	struct go_sources src;
+	struct obs_config c;
+	struct obs_sources src;
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_LEN(texts); i++) {
@@ -1456,8 +1456,8 @@ static void test_file_null_section(void **state)
 	/* "---" alone is a document whose root is null: an empty file */
 	static const char *const texts[] = { "observer: ~\n", "observer: null\n",
 					     "exporter:\n  redis: null\n", "---\n", "--- ~\n" };
-	struct go_config c;
-	struct go_sources src;
+	struct obs_config c;
+	struct obs_sources src;
 	const char *out;
 	int rc;
 
@@ -1483,8 +1483,8 @@ static void check_file_error(const char *name, const struct file_case *fc)
 {
 	const char *path = write_file(name, fc->text);
 	char want[1024];
-	struct go_config c;
-	struct go_sources src;
+	struct obs_config c;
+	struct obs_sources src;
 	const char *out;
 	int rc;
 
@@ -1645,8 +1645,8 @@ static void test_file_top_level_key_not_plain(void **state)
 static void test_file_missing(void **state)
 {
 	char path[160], want[400];
-	struct go_config c;
-	struct go_sources src;
+	struct obs_config c;
+	struct obs_sources src;
 	const char *out;
 	int rc;
 
@@ -1670,8 +1670,8 @@ static void test_file_unreadable(void **state)
 {
 	const char *path = write_file("secret.yaml", "observer:\n  match: x\n");
 	char want[400];
-	struct go_config c;
-	struct go_sources src;
+	struct obs_config c;
+	struct obs_sources src;
 	const char *out;
 	int rc;
 
@@ -1711,8 +1711,8 @@ static void test_file_unreadable(void **state)
 static void test_file_directory(void **state)
 {
 	char prefix[128];
-	struct go_config c;
-	struct go_sources src;
+	struct obs_config c;
+	struct obs_sources src;
 	const char *out;
 	int rc;
 
@@ -1745,8 +1745,8 @@ static void test_precedence(void **state)
 						   "  log_level: debug\n"
 						   "  match: file\n");
 	char want[300];
-	struct go_config c;
-	struct go_sources src;
+	struct obs_config c;
+	struct obs_sources src;
 
 	(void)state;
 	fresh(&c, &src);
@@ -1823,7 +1823,7 @@ static void test_nearest_key(void **state)
 
 /* ---- --print-config ----------------------------------------------------- */
 
-static void print_to(const char *path, const struct go_config *c, const struct go_sources *src)
+static void print_to(const char *path, const struct obs_config *c, const struct obs_sources *src)
 {
 	FILE *f = fopen(path, "w");
 
@@ -1886,8 +1886,8 @@ static void test_print_defaults(void **state)
 	    "  max_workers: 4096  # default\n"
 	    "  data_plane: auto  # default\n";
 	char path[160];
-	struct go_config c;
-	struct go_sources src;
+	struct obs_config c;
+	struct obs_sources src;
 
 	(void)state;
 	fresh(&c, &src);
@@ -1899,11 +1899,11 @@ static void test_print_defaults(void **state)
 /* Prints c, checks every "leaf: value  # source" line against src (in the
  * table's order), reads the print back and checks that it gives c again,
  * each value now sourced from its line of the print. */
-static void round_trip(const struct go_config *c, const struct go_sources *src, const char *name)
+static void round_trip(const struct obs_config *c, const struct obs_sources *src, const char *name)
 {
 	char path[160], want[300], *text, *line, *save = NULL;
-	struct go_config back;
-	struct go_sources bsrc;
+	struct obs_config back;
+	struct obs_sources bsrc;
 	int lineno = 0, id = 0, lines[S_COUNT];
 	const char *out;
 	int rc;
@@ -1966,8 +1966,8 @@ static void test_print_round_trip(void **state)
 						 "  buckets:\n"
 						 "    duration: [0.005, 0.0125, 0.3333, 7.5, 120]\n");
 	char err[256], want[300];
-	struct go_config c;
-	struct go_sources src;
+	struct obs_config c;
+	struct obs_sources src;
 
 	(void)state;
 	fresh(&c, &src);
@@ -2003,8 +2003,8 @@ static void test_print_round_trip(void **state)
 static void test_print_hides_password(void **state)
 {
 	char path[160];
-	struct go_config c;
-	struct go_sources src;
+	struct obs_config c;
+	struct obs_sources src;
 
 	(void)state;
 	fresh(&c, &src);
@@ -2019,8 +2019,8 @@ static void test_print_hides_password(void **state)
 /* Text values with YAML's special characters print as valid YAML that reads back the same. */
 static void test_print_round_trip_quoting(void **state)
 {
-	struct go_config c;
-	struct go_sources src;
+	struct obs_config c;
+	struct obs_sources src;
 
 	(void)state;
 	fresh(&c, &src);
@@ -2034,8 +2034,8 @@ static void test_print_round_trip_quoting(void **state)
 /* Numbers print so that they read back exactly. */
 static void test_print_round_trip_precision(void **state)
 {
-	struct go_config c;
-	struct go_sources src;
+	struct obs_config c;
+	struct obs_sources src;
 
 	(void)state;
 	fresh(&c, &src);
@@ -2052,8 +2052,8 @@ static void test_print_round_trip_precision(void **state)
 static void test_print_round_trip_fractional_size(void **state)
 {
 	char err[256];
-	struct go_config c;
-	struct go_sources src;
+	struct obs_config c;
+	struct obs_sources src;
 
 	(void)state;
 	fresh(&c, &src);

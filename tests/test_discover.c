@@ -25,8 +25,27 @@
 
 #include "tmp_tree.h"
 
-#include "discover.h"
-#include "procfs.h"
+#include "host/discover.h"
+#include "host/gconf.h"
+#include "lib/procfs.h"
+
+/* The app name and timeout Gunicorn's settings give a command line alone
+ * (no /proc to read its environment or config file from). */
+static void gunicorn_app_name(const struct cmdline *c, char *out, size_t size)
+{
+	struct gunicorn_settings g;
+
+	gunicorn_settings("/nonexistent", 1, c, &g);
+	copy_name(out, size, g.app, strlen(g.app));
+}
+
+static double gunicorn_timeout(const struct cmdline *c)
+{
+	struct gunicorn_settings g;
+
+	gunicorn_settings("/nonexistent", 1, c, &g);
+	return g.timeout_s;
+}
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define MAX_ARGV     24
@@ -130,7 +149,7 @@ static void test_kind_python_attached_m(void **state)
 {
 	static const char *const argv[] = { "python3", "-mgunicorn", "-w", "2", "app:app", NULL };
 	struct cmdline c;
-	char app[GO_APP_LEN];
+	char app[OBS_APP_LEN];
 
 	(void)state;
 	make_cmdline(&c, argv);
@@ -147,7 +166,7 @@ static void test_first_option_m_last(void **state)
 {
 	static const char *const argv[] = { "python3", "-X", "dev", "-m", NULL };
 	struct cmdline c;
-	char app[GO_APP_LEN];
+	char app[OBS_APP_LEN];
 
 	(void)state;
 	make_cmdline(&c, argv);
@@ -215,7 +234,7 @@ static void test_split_cmdline_plain(void **state)
 	assert_int_equal(c.argc, 0);
 }
 
-/* More arguments than GO_MAX_ARGS: capped, never written past argv[]. */
+/* More arguments than OBS_MAX_ARGS: capped, never written past argv[]. */
 static void test_split_cmdline_many_args(void **state)
 {
 	struct cmdline c;
@@ -223,12 +242,12 @@ static void test_split_cmdline_many_args(void **state)
 
 	(void)state;
 	memset(&c, 0, sizeof(c));
-	for (int i = 0; i < GO_MAX_ARGS + 20; i++)
+	for (int i = 0; i < OBS_MAX_ARGS + 20; i++)
 		len += (size_t)snprintf(c.buf + len, sizeof(c.buf) - len, "a%d", i) + 1;
 	procfs_split_cmdline(&c, len);
-	assert_int_equal(c.argc, GO_MAX_ARGS);
+	assert_int_equal(c.argc, OBS_MAX_ARGS);
 	assert_string_equal(c.argv[0], "a0");
-	assert_string_equal(c.argv[GO_MAX_ARGS - 1], "a63");
+	assert_string_equal(c.argv[OBS_MAX_ARGS - 1], "a63");
 }
 
 /* ---------------------------------------------------------------------------
@@ -290,7 +309,7 @@ static const struct app_case app_cases[] = {
 
 static void test_app_name_cases(void **state)
 {
-	char desc[512], app[GO_APP_LEN];
+	char desc[512], app[OBS_APP_LEN];
 	struct cmdline c;
 
 	(void)state;
@@ -318,7 +337,7 @@ static void test_app_name_newer_gunicorn_flags(void **state)
 		"--permit-obsolete-folding",
 		"--tolerate-dangerous-framing",
 	};
-	char app[GO_APP_LEN];
+	char app[OBS_APP_LEN];
 	struct cmdline c;
 	int bad = 0;
 
@@ -343,7 +362,7 @@ static void test_app_name_newer_gunicorn_flags(void **state)
 static void test_app_name_truncated(void **state)
 {
 	static const char *const argv[] = { "gunicorn", "--name", "abcdefghijklmnop", "app:app", NULL };
-	char big[300], app[GO_APP_LEN], small[8];
+	char big[300], app[OBS_APP_LEN], small[8];
 	const char *argv2[] = { "gunicorn", big, NULL };
 	struct cmdline c;
 
@@ -357,7 +376,7 @@ static void test_app_name_truncated(void **state)
 	big[sizeof(big) - 1] = '\0';
 	make_cmdline(&c, argv2);
 	gunicorn_app_name(&c, app, sizeof(app));
-	assert_int_equal(strlen(app), GO_APP_LEN - 1);
+	assert_int_equal(strlen(app), OBS_APP_LEN - 1);
 
 	make_cmdline(&c, (const char *const[]){ "gunicorn: master [abcdefghijkl]", NULL });
 	gunicorn_app_name(&c, small, sizeof(small));

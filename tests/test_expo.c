@@ -21,9 +21,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "expo.h"
-#include "snapshot.h"
-#include "strbuf.h"
+#include "render/expo.h"
+#include "model/snapshot.h"
+#include "lib/strbuf.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define PROMTOOL     "/usr/bin/promtool"
@@ -411,7 +411,7 @@ static void make_multi(struct snapshot *s)
 	assert_non_null(s->workers);
 	for (unsigned m = 0; m < 2; m++) {
 		struct master_snap *ms = &s->masters[m];
-		struct go_worker_stats dead = { 0 };
+		struct obs_worker_stats dead = { 0 };
 		struct code_list dead_codes = { 0 };
 
 		ms->pid = (pid_t)(100 * (m + 1));
@@ -431,7 +431,7 @@ static void make_multi(struct snapshot *s)
 		assert_int_equal(totals_add_worker(&ms->t, &dead, &dead_codes), 0);
 		codes_free(&dead_codes);
 	}
-	for (int i = 0; i < GO_DROP_MAX; i++)
+	for (int i = 0; i < OBS_DROP_MAX; i++)
 		s->drops[i] = 1000 + (uint64_t)i;
 	s->map_read_failures = 42;
 	s->bounds.dur = DUR;
@@ -1016,7 +1016,7 @@ static void test_events_dropped_per_reason(void **state)
 {
 	struct snapshot s;
 	struct doc d;
-	const char *seen[GO_DROP_MAX + 1];
+	const char *seen[OBS_DROP_MAX + 1];
 	size_t n = 0;
 
 	(void)state;
@@ -1038,8 +1038,8 @@ static void test_events_dropped_per_reason(void **state)
 		assert_true(n < ARRAY_LEN(seen));
 		seen[n++] = l->text;
 	}
-	assert_int_equal(n, GO_DROP_MAX + 1);
-	for (int i = 0; i < GO_DROP_MAX; i++) {
+	assert_int_equal(n, OBS_DROP_MAX + 1);
+	for (int i = 0; i < OBS_DROP_MAX; i++) {
 		const char *name = expo_drop_reason(i);
 
 		assert_non_null(name);
@@ -1053,7 +1053,7 @@ static void test_events_dropped_per_reason(void **state)
 	assert_int_equal(
 	    (uint64_t)val(&d, "gunicorn_observer_events_dropped_total{reason=\"map_read_failed\"}"), 42);
 	assert_string_equal(expo_drop_reason(-1), "unknown");
-	assert_string_equal(expo_drop_reason(GO_DROP_MAX), "unknown");
+	assert_string_equal(expo_drop_reason(OBS_DROP_MAX), "unknown");
 	doc_free(&d);
 	snapshot_free(&s);
 }
@@ -1078,7 +1078,7 @@ static void test_empty_snapshot(void **state)
 	    (uint64_t)val(
 		&d, "gunicorn_observer_build_info{version=\"\",libbpf=\"\",kernel=\"\",data_plane=\"\"}"),
 	    1);
-	assert_int_equal(count_samples(&d, "gunicorn_observer_events_dropped_total"), GO_DROP_MAX + 1);
+	assert_int_equal(count_samples(&d, "gunicorn_observer_events_dropped_total"), OBS_DROP_MAX + 1);
 	doc_free(&d);
 	free(text);
 }
@@ -1186,7 +1186,7 @@ static void make_many(struct snapshot *s, size_t nm, size_t nw)
 		w->start_time = 1700000100.123456 + (double)k;
 		w->uptime = 42.5 + (double)k;
 	}
-	for (int i = 0; i < GO_DROP_MAX; i++)
+	for (int i = 0; i < OBS_DROP_MAX; i++)
 		s->drops[i] = 1000 + (uint64_t)i;
 	s->map_read_failures = 42;
 	for (int i = 0; i < SELF_MAP_COUNT; i++) {

@@ -12,8 +12,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "discover.h"
-#include "gconf.h"
+#include "host/gargs.h"
+#include "host/gconf.h"
 
 static void test_parse_literals(void **state)
 {

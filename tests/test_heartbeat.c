@@ -30,7 +30,7 @@
 
 #include "tmp_tree.h"
 
-#include "heartbeat.h"
+#include "host/heartbeat.h"
 
 #define MAX_HB 600
 

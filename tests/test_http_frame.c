@@ -24,37 +24,37 @@ struct result {
 
 /* Feeds len bytes of b (NULL: bytes not readable, as sendfile) to f, the way
  * the BPF driver does: skipping states take bytes unread, the others read
- * GO_FRAME_BLOCK at most at a time. A finished response starts the next
+ * OBS_FRAME_BLOCK at most at a time. A finished response starts the next
  * one at the following byte. */
-static void feed(struct go_frame *f, const unsigned char *b, size_t base, size_t len, struct result *r)
+static void feed(struct obs_frame *f, const unsigned char *b, size_t base, size_t len, struct result *r)
 {
 	size_t off = 0;
 
 	while (off < len) {
 		int ev;
 
-		if (go_frame_skipping(f)) {
+		if (obs_frame_skipping(f)) {
 			__u64 used;
 
-			if (f->st == GO_FR_DONE) {
-				go_frame_init(f, 0);
+			if (f->st == OBS_FR_DONE) {
+				obs_frame_init(f, 0);
 				continue;
 			}
-			ev = go_frame_skip(f, len - off, &used);
+			ev = obs_frame_skip(f, len - off, &used);
 			off += used;
 		} else if (!b) {
-			f->st = GO_FR_UNTIL_CLOSE;
+			f->st = OBS_FR_UNTIL_CLOSE;
 			continue;
 		} else {
-			__u32 used, k = len - off > GO_FRAME_BLOCK ? GO_FRAME_BLOCK : (__u32)(len - off);
+			__u32 used, k = len - off > OBS_FRAME_BLOCK ? OBS_FRAME_BLOCK : (__u32)(len - off);
 
-			ev = go_frame_scan(f, b + off, k, &used);
+			ev = obs_frame_scan(f, b + off, k, &used);
 			off += used;
 		}
-		if (ev == GO_FRAME_INTERIM)
+		if (ev == OBS_FRAME_INTERIM)
 			r->interims++;
-		if (ev == GO_FRAME_DONE && r->nends < 8) {
-			r->codes[r->nends] = go_frame_code(f);
+		if (ev == OBS_FRAME_DONE && r->nends < 8) {
+			r->codes[r->nends] = obs_frame_code(f);
 			r->ends[r->nends++] = base + off;
 		}
 	}
@@ -64,11 +64,11 @@ static void feed(struct go_frame *f, const unsigned char *b, size_t base, size_t
 /* Feeds s in pieces of at most step bytes. */
 static struct result run(const char *s, int head, size_t step)
 {
-	struct go_frame f;
+	struct obs_frame f;
 	struct result r = { 0 };
 	size_t n = strlen(s);
 
-	go_frame_init(&f, head);
+	obs_frame_init(&f, head);
 	for (size_t off = 0; off < n; off += step)
 		feed(&f, (const unsigned char *)s + off, off, n - off < step ? n - off : step, &r);
 	return r;
@@ -85,10 +85,10 @@ static struct result check_all_cuts(const char *s, int head)
 	assert_memory_equal(r.ends, whole.ends, sizeof(r.ends));
 	assert_int_equal(r.st, whole.st);
 	for (size_t cut = 1; cut < n; cut++) {
-		struct go_frame f;
+		struct obs_frame f;
 		struct result a = { 0 };
 
-		go_frame_init(&f, head);
+		obs_frame_init(&f, head);
 		feed(&f, (const unsigned char *)s, 0, cut, &a);
 		feed(&f, (const unsigned char *)s + cut, cut, n - cut, &a);
 		assert_int_equal(a.nends, whole.nends);
@@ -111,7 +111,7 @@ static void test_content_length(void **state)
 	assert_int_equal(r.nends, 1);
 	assert_int_equal(r.ends[0], strlen(s));
 	assert_int_equal(r.codes[0], 200);
-	assert_int_equal(r.st, GO_FR_DONE);
+	assert_int_equal(r.st, OBS_FR_DONE);
 }
 
 static void test_case_and_spaces(void **state)
@@ -170,7 +170,7 @@ static void test_chunked_not_last(void **state)
 	(void)state;
 	r = check_all_cuts(s, 0);
 	assert_int_equal(r.nends, 0);
-	assert_int_equal(r.st, GO_FR_UNTIL_CLOSE);
+	assert_int_equal(r.st, OBS_FR_UNTIL_CLOSE);
 }
 
 static void test_chunked_beats_length(void **state)
@@ -206,7 +206,7 @@ static void test_no_body(void **state)
 	assert_int_equal(r.ends[0], strlen(head));
 	r = check_all_cuts(head, 0); /* not HEAD: the body is still to come */
 	assert_int_equal(r.nends, 0);
-	assert_int_equal(r.st, GO_FR_BODY);
+	assert_int_equal(r.st, OBS_FR_BODY);
 	r = check_all_cuts(r101, 0);
 	assert_int_equal(r.nends, 1);
 	assert_int_equal(r.codes[0], 101);
@@ -216,7 +216,7 @@ static void test_interim(void **state)
 {
 	const char *s = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 1\r\n\r\nx";
 	struct result r;
-	struct go_frame f;
+	struct obs_frame f;
 	__u32 used;
 
 	(void)state;
@@ -226,14 +226,14 @@ static void test_interim(void **state)
 	assert_int_equal(r.codes[0], 201);
 	assert_int_equal(r.ends[0], strlen(s));
 
-	go_frame_init(&f, 0);
-	go_frame_scan(&f, (const __u8 *)"HTTP/1.1 100", 12, &used);
-	assert_false(go_frame_final_started(&f)); /* still a status line */
-	go_frame_scan(&f, (const __u8 *)" Continue\r\n", 11, &used);
-	assert_false(go_frame_final_started(&f)); /* interim: the request is unanswered */
-	go_frame_init(&f, 0);
-	go_frame_scan(&f, (const __u8 *)"HTTP/1.1 200 OK\r\n", 17, &used);
-	assert_true(go_frame_final_started(&f));
+	obs_frame_init(&f, 0);
+	obs_frame_scan(&f, (const __u8 *)"HTTP/1.1 100", 12, &used);
+	assert_false(obs_frame_final_started(&f)); /* still a status line */
+	obs_frame_scan(&f, (const __u8 *)" Continue\r\n", 11, &used);
+	assert_false(obs_frame_final_started(&f)); /* interim: the request is unanswered */
+	obs_frame_init(&f, 0);
+	obs_frame_scan(&f, (const __u8 *)"HTTP/1.1 200 OK\r\n", 17, &used);
+	assert_true(obs_frame_final_started(&f));
 }
 
 static void test_until_close(void **state)
@@ -244,26 +244,26 @@ static void test_until_close(void **state)
 	(void)state;
 	r = check_all_cuts(s, 0);
 	assert_int_equal(r.nends, 0);
-	assert_int_equal(r.st, GO_FR_UNTIL_CLOSE);
+	assert_int_equal(r.st, OBS_FR_UNTIL_CLOSE);
 }
 
 static void test_not_http(void **state)
 {
 	struct result r;
-	struct go_frame f;
+	struct obs_frame f;
 	__u32 used;
 
 	(void)state;
 	r = check_all_cuts("HTTP/9.9 200 OK\r\n\r\n", 0);
 	assert_int_equal(r.nends, 0);
-	assert_int_equal(r.st, GO_FR_NOT_HTTP);
+	assert_int_equal(r.st, OBS_FR_NOT_HTTP);
 	r = check_all_cuts("\x16\x03\x01garbage", 0);
-	assert_int_equal(r.st, GO_FR_NOT_HTTP);
+	assert_int_equal(r.st, OBS_FR_NOT_HTTP);
 	r = check_all_cuts("HTTP/1.1 099 x\r\n\r\n", 0);
-	assert_int_equal(r.st, GO_FR_NOT_HTTP);
-	go_frame_init(&f, 0);
-	go_frame_scan(&f, (const __u8 *)"HTTP/1.1 2x", 11, &used);
-	assert_int_equal(go_frame_code(&f), 0); /* no partial code survives */
+	assert_int_equal(r.st, OBS_FR_NOT_HTTP);
+	obs_frame_init(&f, 0);
+	obs_frame_scan(&f, (const __u8 *)"HTTP/1.1 2x", 11, &used);
+	assert_int_equal(obs_frame_code(&f), 0); /* no partial code survives */
 }
 
 static void test_pipelined(void **state)
@@ -284,12 +284,12 @@ static void test_pipelined(void **state)
 
 static void test_big_bodies_skipped(void **state)
 {
-	struct go_frame f;
+	struct obs_frame f;
 	struct result r = { 0 };
 	const char *h = "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n";
 
 	(void)state;
-	go_frame_init(&f, 0);
+	obs_frame_init(&f, 0);
 	feed(&f, (const unsigned char *)h, 0, strlen(h), &r);
 	feed(&f, NULL, strlen(h), 999999, &r); /* sendfile: bytes only */
 	assert_int_equal(r.nends, 0);
@@ -304,15 +304,15 @@ static void test_absurd_values(void **state)
 
 	(void)state;
 	r = check_all_cuts("HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\nx", 0);
-	assert_int_equal(r.st, GO_FR_UNTIL_CLOSE);
+	assert_int_equal(r.st, OBS_FR_UNTIL_CLOSE);
 	r = check_all_cuts("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 0);
-	assert_int_equal(r.st, GO_FR_UNTIL_CLOSE);
+	assert_int_equal(r.st, OBS_FR_UNTIL_CLOSE);
 	r = check_all_cuts("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffffff\r\n", 0);
-	assert_int_equal(r.st, GO_FR_UNTIL_CLOSE);
+	assert_int_equal(r.st, OBS_FR_UNTIL_CLOSE);
 	/* names that only start like the ones we want */
 	r = check_all_cuts("HTTP/1.1 200 OK\r\nContent-Lengthy: 5\r\nContent: 5\r\nTransfer: chunked\r\n\r\n",
 			   0);
-	assert_int_equal(r.st, GO_FR_UNTIL_CLOSE);
+	assert_int_equal(r.st, OBS_FR_UNTIL_CLOSE);
 }
 
 int main(void)

@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 
-#include "expo.h"
-#include "k8s.h"
+#include "render/expo.h"
+#include "host/k8s.h"
 
 #define UID "0f8b3c2a-1d2e-4f5a-9b6c-7d8e9f0a1b2c"
 #define CID "4a5b6c7d8e9f00112233445566778899aabbccddeeff00112233445566778899"

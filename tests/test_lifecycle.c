@@ -22,7 +22,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "lifecycle.h"
+#include "model/lifecycle.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -560,14 +560,14 @@ static void test_fork_after_window_not_a_restart(void **state)
 	(void)state;
 
 	assert_int_equal(life_exit(&l, EXIT_CRASH, 100.0), 0);
-	life_fork(&l, 100.0 + GO_RESTART_WINDOW_S + 0.5);
+	life_fork(&l, 100.0 + OBS_RESTART_WINDOW_S + 0.5);
 	assert_int_equal(l.exits[EXIT_CRASH], 1);
 	assert_no_restart(&l);
 	assert_int_equal(l.npending, 0); /* the stale exit is gone */
 
 	/* within the window it counts */
 	assert_int_equal(life_exit(&l, EXIT_CRASH, 200.0), 0);
-	life_fork(&l, 200.0 + GO_RESTART_WINDOW_S - 0.5);
+	life_fork(&l, 200.0 + OBS_RESTART_WINDOW_S - 0.5);
 	assert_only_restart(&l, EXIT_CRASH, 1);
 }
 
@@ -590,9 +590,9 @@ static void test_hup_fork_after_window_not_reload(void **state)
 	(void)state;
 
 	life_signal(&l, SIGHUP, 0.0);
-	life_fork(&l, GO_RESTART_WINDOW_S + 1.0);
+	life_fork(&l, OBS_RESTART_WINDOW_S + 1.0);
 	assert_int_equal(l.reload_forks, 0);
-	assert_int_equal(life_exit(&l, EXIT_RELOAD, GO_RESTART_WINDOW_S + 2.0), 0);
+	assert_int_equal(life_exit(&l, EXIT_RELOAD, OBS_RESTART_WINDOW_S + 2.0), 0);
 	assert_no_restart(&l);
 }
 
@@ -604,21 +604,21 @@ static void test_pending_overflow_drops_oldest(void **state)
 
 	/* the oldest, then more than the table holds, all within the window */
 	assert_int_equal(life_exit(&l, EXIT_CRASH, 10.0), 0);
-	for (size_t i = 0; i < GO_MAX_PENDING + extra; i++)
+	for (size_t i = 0; i < OBS_MAX_PENDING + extra; i++)
 		assert_int_equal(life_exit(&l, EXIT_MAX_REQUESTS, 10.0 + (double)i * 0.001), 0);
-	assert_int_equal(l.npending, GO_MAX_PENDING);
+	assert_int_equal(l.npending, OBS_MAX_PENDING);
 	assert_int_equal(l.exits[EXIT_CRASH], 1);
-	assert_int_equal(l.exits[EXIT_MAX_REQUESTS], GO_MAX_PENDING + extra);
+	assert_int_equal(l.exits[EXIT_MAX_REQUESTS], OBS_MAX_PENDING + extra);
 	/* the table holds the newest, oldest first */
-	for (size_t i = 0; i < GO_MAX_PENDING; i++)
+	for (size_t i = 0; i < OBS_MAX_PENDING; i++)
 		assert_int_equal(l.pending[i].reason, EXIT_MAX_REQUESTS);
-	for (size_t i = 1; i < GO_MAX_PENDING; i++)
+	for (size_t i = 1; i < OBS_MAX_PENDING; i++)
 		assert_true(l.pending[i - 1].t <= l.pending[i].t);
 
-	for (size_t i = 0; i < GO_MAX_PENDING + extra; i++)
+	for (size_t i = 0; i < OBS_MAX_PENDING + extra; i++)
 		life_fork(&l, 11.0);
 	assert_int_equal(l.npending, 0);
-	assert_only_restart(&l, EXIT_MAX_REQUESTS, GO_MAX_PENDING);
+	assert_only_restart(&l, EXIT_MAX_REQUESTS, OBS_MAX_PENDING);
 }
 
 static void test_life_signal_controls_only(void **state)

@@ -30,7 +30,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "listeners.h"
+#include "host/listeners.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define SETTLE_MS    3000
@@ -168,8 +168,8 @@ static void assert_listener(const struct listener *ls, int n, const char *name, 
 
 static void test_tcp4_backlog(void **state)
 {
-	struct listener out[GO_MAX_LISTENERS];
-	char name[GO_LISTEN_NAME];
+	struct listener out[OBS_MAX_LISTENERS];
+	char name[OBS_LISTEN_NAME];
 	unsigned port;
 	int lfd, c[3], n;
 	(void)state;
@@ -195,8 +195,8 @@ static void test_tcp4_backlog(void **state)
 
 static void test_tcp6_backlog(void **state)
 {
-	struct listener out[GO_MAX_LISTENERS];
-	char name[GO_LISTEN_NAME];
+	struct listener out[OBS_MAX_LISTENERS];
+	char name[OBS_LISTEN_NAME];
 	unsigned port;
 	int lfd, c[2], n;
 	(void)state;
@@ -219,8 +219,8 @@ static void test_tcp6_backlog(void **state)
 
 static void test_unix_backlog(void **state)
 {
-	struct listener out[GO_MAX_LISTENERS];
-	char dir[] = "/tmp/go-listeners-XXXXXX", path[96], name[GO_LISTEN_NAME];
+	struct listener out[OBS_MAX_LISTENERS];
+	char dir[] = "/tmp/go-listeners-XXXXXX", path[96], name[OBS_LISTEN_NAME];
 	int lfd, c[3], n;
 	(void)state;
 
@@ -246,8 +246,8 @@ static void test_unix_backlog(void **state)
 
 static void test_mixed_listeners(void **state)
 {
-	struct listener out[GO_MAX_LISTENERS];
-	char dir[] = "/tmp/go-listeners-XXXXXX", path[96], n4[GO_LISTEN_NAME], nu[GO_LISTEN_NAME];
+	struct listener out[OBS_MAX_LISTENERS];
+	char dir[] = "/tmp/go-listeners-XXXXXX", path[96], n4[OBS_LISTEN_NAME], nu[OBS_LISTEN_NAME];
 	unsigned p4;
 	int l4, lu, c4[1], cu[2], n;
 	(void)state;
@@ -278,9 +278,9 @@ static void test_mixed_listeners(void **state)
 
 static void test_unix_abstract(void **state)
 {
-	struct listener out[GO_MAX_LISTENERS];
+	struct listener out[OBS_MAX_LISTENERS];
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	char name[GO_LISTEN_NAME], abs[64];
+	char name[OBS_LISTEN_NAME], abs[64];
 	socklen_t len;
 	int lfd, c, n;
 	(void)state;
@@ -311,7 +311,7 @@ static void test_unix_abstract(void **state)
 static void test_unix_longest_path(void **state)
 {
 	struct sockaddr_un sun;
-	struct listener out[GO_MAX_LISTENERS];
+	struct listener out[OBS_MAX_LISTENERS];
 	char dir[] = "/tmp/go-listeners-XXXXXX", path[sizeof(sun.sun_path)], name[sizeof(path) + 8];
 	size_t dl;
 	int lfd, n;
@@ -405,8 +405,8 @@ static void end_child(pid_t pid, int wfd)
 
 static void test_other_process(void **state)
 {
-	struct listener out[GO_MAX_LISTENERS];
-	char name[GO_LISTEN_NAME];
+	struct listener out[OBS_MAX_LISTENERS];
+	char name[OBS_LISTEN_NAME];
 	unsigned port;
 	int lfd, wfd, c[2], n;
 	pid_t pid;
@@ -432,7 +432,7 @@ static void test_other_process(void **state)
 
 static void test_no_listeners(void **state)
 {
-	struct listener out[GO_MAX_LISTENERS];
+	struct listener out[OBS_MAX_LISTENERS];
 	int wfd, sv[2], udp, tcp;
 	pid_t pid;
 	(void)state;
@@ -459,7 +459,7 @@ static void test_no_listeners(void **state)
 
 static void test_process_gone(void **state)
 {
-	struct listener out[GO_MAX_LISTENERS];
+	struct listener out[OBS_MAX_LISTENERS];
 	int status;
 	pid_t pid;
 	(void)state;
@@ -478,7 +478,7 @@ static void test_process_gone(void **state)
 
 static void test_max_limits_count(void **state)
 {
-	struct listener out[GO_MAX_LISTENERS + 1];
+	struct listener out[OBS_MAX_LISTENERS + 1];
 	unsigned port[3];
 	int lfd[3], n;
 	(void)state;
@@ -488,7 +488,7 @@ static void test_max_limits_count(void **state)
 		assert_true(lfd[i] >= 0);
 	}
 
-	n = listeners_read("/proc", getpid(), out, GO_MAX_LISTENERS);
+	n = listeners_read("/proc", getpid(), out, OBS_MAX_LISTENERS);
 	assert_int_equal(n, 3);
 
 	/* max 2: two filled, the next left alone */
@@ -515,8 +515,8 @@ static void test_max_limits_count(void **state)
  * from inside that namespace, where its inode is known. */
 static void test_other_netns(void **state)
 {
-	struct listener out[GO_MAX_LISTENERS];
-	char name[GO_LISTEN_NAME];
+	struct listener out[OBS_MAX_LISTENERS];
+	char name[OBS_LISTEN_NAME];
 	int p[2], q[2], n;
 	unsigned port = 0;
 	pid_t pid;

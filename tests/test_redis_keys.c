@@ -21,8 +21,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "merge.h"
-#include "redis_keys.h"
+#include "redis/merge.h"
+#include "redis/redis_keys.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -1,6 +1,6 @@
 /* tmp_tree.h - removes a unit test's temporary tree of files (a fake /proc). */
-#ifndef GO_TMP_TREE_H
-#define GO_TMP_TREE_H
+#ifndef OBS_TMP_TREE_H
+#define OBS_TMP_TREE_H
 
 #include <ftw.h>
 #include <stdio.h>

@@ -1,0 +1,98 @@
+/* map_walk.c - whole BPF maps read in batches (BPF_MAP_LOOKUP_BATCH): a few
+ * syscalls for a full map, where a walk by key takes two an entry; the read
+ * of every scrape and of every cleanup goes through here. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+
+#include "kernel/map_walk.h"
+
+enum { BATCH = 1024 };
+
+long map_walk(int fd, map_entry_fn fn, void *ctx, __u32 *max_entries)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+	char *keys = NULL, *vals = NULL;
+	__u64 in = 0, out = 0;
+	void *inp = NULL;
+	long total = -1;
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -1;
+	if (max_entries)
+		*max_entries = info.max_entries;
+	keys = malloc((size_t)BATCH * info.key_size);
+	vals = malloc((size_t)BATCH * info.value_size);
+	if (keys && vals)
+		total = 0;
+	while (total >= 0) {
+		__u32 n = BATCH;
+		int err = bpf_map_lookup_batch(fd, inp, &out, keys, vals, &n, NULL);
+
+		if (err && errno != ENOENT) {
+			total = -1;
+			break;
+		}
+		for (__u32 i = 0; fn && i < n; i++)
+			fn(keys + (size_t)i * info.key_size, vals + (size_t)i * info.value_size, ctx);
+		total += n;
+		if (err) /* ENOENT: that was the last batch */
+			break;
+		in = out;
+		inp = &in;
+	}
+	free(keys);
+	free(vals);
+	return total;
+}
+
+struct picked {
+	map_pick_fn pick;
+	void *ctx;
+	size_t key_size;
+	char *keys;
+	size_t n, cap;
+	int oom;
+};
+
+static void gather(const void *key, const void *value, void *ctx)
+{
+	struct picked *p = ctx;
+	char *k;
+
+	if (p->oom || !p->pick(key, value, p->ctx))
+		return;
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 256;
+
+		k = realloc(p->keys, cap * p->key_size);
+		if (!k) {
+			p->oom = 1;
+			return;
+		}
+		p->keys = k;
+		p->cap = cap;
+	}
+	memcpy(p->keys + p->n++ * p->key_size, key, p->key_size);
+}
+
+long map_delete_if(int fd, map_pick_fn pick, void *ctx)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+	struct picked p = { .pick = pick, .ctx = ctx };
+	long n;
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -1;
+	p.key_size = info.key_size;
+	/* the keys first: a walk of a hash map that deletes as it goes restarts */
+	n = map_walk(fd, gather, &p, NULL);
+	for (size_t i = 0; i < p.n; i++)
+		bpf_map_delete_elem(fd, p.keys + i * p.key_size);
+	free(p.keys);
+	return n < 0 ? -1 : (long)p.n;
+}

@@ -1,0 +1,28 @@
+/* track.h - which processes are watched: the start-up scan and the
+ * reaction to exec/fork/exit events from the kernel. */
+#ifndef OBS_TRACK_H
+#define OBS_TRACK_H
+
+#include <stddef.h>
+
+#include "config/config.h"
+#include "kernel/loader.h"
+#include "model/registry.h"
+
+struct tracker {
+	const struct obs_config *cfg;
+	struct loader *ld;
+	struct registry reg;
+	int saved_fd; /* the masters' saved totals (saved.h), -1 when not pinned */
+};
+
+/* Tracks the Gunicorn already running. With --pid, a pid that is not a
+ * Gunicorn process is an error (one line printed, -1 returned). */
+/* Checks that every --pid is a Gunicorn master, before anything is loaded;
+ * prints one line and returns -1 when one is not. */
+int tracker_check_pids(const struct obs_config *c);
+int tracker_scan(struct tracker *t);
+/* ring_buffer_sample_fn for struct obs_event records. */
+int tracker_on_event(void *ctx, void *data, size_t len);
+
+#endif
