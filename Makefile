@@ -25,8 +25,10 @@ USER_SRCS  := $(wildcard userspace/*.c $(patsubst %,userspace/%/*.c,$(USER_DIRS)
 USER_OBJS  := $(patsubst userspace/%.c,$(BUILD)/obj/%.o,$(USER_SRCS))
 LIB_OBJS   := $(filter-out $(BUILD)/obj/main.o,$(USER_OBJS))
 HEADERS    := $(wildcard include/*.h userspace/*.h $(patsubst %,userspace/%/*.h,$(USER_DIRS)) tests/*.h)
+# the old renderer and Redis reader that tests/test_same_as_before.c holds the new ones to
+ORACLE     := $(wildcard tests/oracle/*.[ch])
 C_FILES    := bpf/*.c bpf/*.h include/*.h userspace/*.c $(patsubst %,userspace/%/*.[ch],$(USER_DIRS)) \
-              tests/*.c tests/*.h
+              tests/*.c tests/*.h tests/oracle/*.[ch]
 TEST_SRCS  := $(wildcard tests/test_*.c)
 TEST_BINS  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 
@@ -58,7 +60,7 @@ $(BUILD)/obj/%.o: userspace/%.c $(HEADERS) $(BUILD)/observer.skel.h
 $(BUILD)/gunicorn-observer: $(USER_OBJS)
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/tests/%: tests/%.c $(LIB_OBJS) $(HEADERS) | $(BUILD)/tests
+$(BUILD)/tests/%: tests/%.c $(LIB_OBJS) $(HEADERS) $(ORACLE) | $(BUILD)/tests
 	$(CC) $(CFLAGS) $< $(LIB_OBJS) $(LDLIBS) -lcmocka -o $@
 
 $(BUILD) $(BUILD)/bpf $(BUILD)/tests:
@@ -142,7 +144,7 @@ FUZZ_SECS    ?= 60
 FUZZ_DIR     := $(BUILD)/fuzz
 FUZZ_CFLAGS  := -g -O1 -std=gnu11 -Wall -Wextra -Werror -Iinclude -Iuserspace -fno-omit-frame-pointer \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-FUZZ_TARGETS := http_parse http_frame config_yaml procfs gconf k8s expo_escape redis_keys
+FUZZ_TARGETS := http_parse http_frame config_yaml procfs gconf k8s text_escape records
 FUZZ_BINS    := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_KNOWN   := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
 # checked only for the goals that build them (the image's context has no fuzz/)
@@ -155,17 +157,20 @@ FUZZ_DEPS    := clang libclang-rt-$(shell $(FUZZ_CC) -dumpversion 2>/dev/null | 
 
 FUZZ_SRCS_http_parse  :=
 FUZZ_SRCS_http_frame  :=
-FUZZ_SRCS_config_yaml := userspace/config/config.c userspace/config/config_yaml.c userspace/config/config_print.c \
-                         userspace/lib/log.c userspace/lib/procfs.c
+FUZZ_SRCS_config_yaml := $(filter-out userspace/config/cli.c,$(wildcard userspace/config/*.c)) userspace/lib/log.c \
+                         userspace/lib/procfs.c
 FUZZ_LIBS_config_yaml := -lyaml
 FUZZ_SRCS_procfs      := userspace/lib/procfs.c
 FUZZ_SRCS_gconf       := userspace/host/gconf.c userspace/host/gargs.c userspace/lib/procfs.c
 FUZZ_SRCS_k8s         := userspace/host/k8s.c userspace/lib/procfs.c
-FUZZ_SRCS_expo_escape := userspace/render/expo.c userspace/model/snapshot.c userspace/lib/strbuf.c userspace/model/lifecycle.c \
-                         userspace/redis/redis_keys.c userspace/redis/redis_json.c
-FUZZ_LIBS_expo_escape := -lcrypto
-FUZZ_SRCS_redis_keys  := userspace/redis/redis_keys.c userspace/redis/redis_json.c userspace/lib/strbuf.c
-FUZZ_LIBS_redis_keys  := -lcrypto
+# the series model and what it links: the map names (kread.c, maps.c) need libbpf
+FUZZ_SERIES           := userspace/model/series.c userspace/model/snapshot.c userspace/model/lifecycle.c \
+                         userspace/lib/codes.c userspace/lib/strbuf.c userspace/lib/promtext.c \
+                         userspace/kernel/kread.c userspace/kernel/maps.c
+FUZZ_SRCS_text_escape := userspace/render/text.c userspace/redis/records.c userspace/redis/json.c $(FUZZ_SERIES)
+FUZZ_LIBS_text_escape := -lcrypto -lbpf
+FUZZ_SRCS_records     := userspace/redis/records.c userspace/redis/json.c $(FUZZ_SERIES)
+FUZZ_LIBS_records     := -lcrypto -lbpf
 
 define FUZZ_RULE
 $(FUZZ_DIR)/fuzz_$(1): fuzz/fuzz_$(1).c fuzz/fakeroot.h $(FUZZ_SRCS_$(1)) $(HEADERS) | $(FUZZ_DIR)

@@ -77,7 +77,6 @@ static __always_inline void conn_read(struct obs_conn *c, __u32 tgid, long ret, 
 	conn_finish(c); /* a response that was still going: the client moved on */
 	c->tgid = tgid;
 	c->state = OBS_CONN_REQUEST;
-	c->method = method;
 	c->req_start_ns = bpf_ktime_get_ns();
 	c->last_send_ns = c->req_start_ns;
 	c->req_bytes = ret;

@@ -201,7 +201,6 @@ static __always_inline struct obs_event *event_new(__u32 type, __u32 pid, __u32 
 	e->ts_ns = bpf_ktime_get_boot_ns();
 	e->cpu_ns = 0;
 	e->maxrss_pages = 0;
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	return e;
 }
 

@@ -71,13 +71,12 @@ struct obs_conn {
 	struct obs_frame frame; /* where the response being written ends */
 	__u32 tgid;             /* the worker that read the current request */
 	__u8 state;             /* enum obs_conn_state */
-	__u8 method;            /* enum obs_method */
 	__u8 send_failed;       /* a write of the response failed: the peer is gone */
 	__u8 keying;            /* enum obs_conn_keying */
 	__u8 peer_closed;       /* the peer closed or reset; finished once the worker lets go */
 	__u8 upgraded;          /* a 101 switched it to another protocol: no more HTTP */
 	__u8 implicit;          /* the response began with no request read (pipelined) */
-	__u8 pad[5];
+	__u8 pad[6];
 };
 
 /* Per worker aggregates, in a hash keyed by worker tgid, added to
@@ -143,7 +142,6 @@ struct obs_event {
 	__u64 ts_ns;
 	__u64 cpu_ns;       /* exit: CPU time the process used */
 	__u64 maxrss_pages; /* exit: its peak resident set size, in pages */
-	char comm[OBS_COMM_LEN];
 };
 
 #endif /* OBS_OBSERVER_H */

@@ -1,11 +1,14 @@
-/* test_config.c - the configuration system: every setting's parser with good
- * and bad values (config_set), the flags (config_set_flag: --listen forms,
- * repeated --pid, --redis-password-file), the environment (every name, the
- * Python exporter's included), the YAML file (every setting with its source
- * line, every error as the exact "FILE:LINE:COL: what is wrong", the notices
- * for the Python exporter's in-process keys), the nearest-key suggestion and
- * --print-config (exact output, source comments, and a round trip through
- * the file reader).
+/* test_config.c - the configuration system: the settings table (every row
+ * whole and consistent, README.md's configuration table in step with it),
+ * every setting's parser with good and bad values (config_set), the flags
+ * (config_set_flag: --listen forms, repeated --pid, --redis-password-file),
+ * the environment (every name, the Python exporter's included), the YAML
+ * file (every setting with its source line, every error as the exact
+ * "FILE:LINE:COL: what is wrong", the notices for the Python exporter's
+ * in-process keys), the nearest-key suggestion, --print-config (exact
+ * output, source comments, and a round trip through the file reader) and
+ * the command line (cli_configure: --help made from the table, the short
+ * and composite flags, one exact line per bad option).
  *
  * Build and run from the repository root:
  *   make unit && build/tests/test_config
@@ -29,6 +32,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "config/cli.h"
 #include "config/config.h"
 #include "config/config_table.h"
 
@@ -39,38 +43,87 @@ static char cap_path[96]; /* stderr is captured here */
 static int saved_stderr = -1;
 static char captured[16384];
 
-/* The environment names of the issue, in the table's order. */
-static const char *const env_names[S_COUNT] = {
-	[S_BIND] = "PROMETHEUS_BIND_ADDRESS",
-	[S_PORT] = "PROMETHEUS_METRICS_PORT",
-	[S_REDIS] = "REDIS_ENABLED",
-	[S_RHOST] = "REDIS_HOST",
-	[S_RPORT] = "REDIS_PORT",
-	[S_RDB] = "REDIS_DB",
-	[S_RPASS] = "REDIS_PASSWORD",
-	[S_RPREFIX] = "REDIS_KEY_PREFIX",
-	[S_RTTL] = "REDIS_TTL_SECONDS",
-	[S_RNOTTL] = "REDIS_TTL_DISABLED",
-	[S_PIDS] = "GUNICORN_OBSERVER_PIDS",
-	[S_MATCH] = "GUNICORN_OBSERVER_MATCH",
-	[S_STUCK] = "GUNICORN_OBSERVER_STUCK_THRESHOLD",
-	[S_LEVEL] = "GUNICORN_OBSERVER_LOG_LEVEL",
-	[S_INTERVAL] = "GUNICORN_OBSERVER_MIRROR_INTERVAL",
-	[S_DUR] = "GUNICORN_OBSERVER_DURATION_BUCKETS",
-	[S_SIZE] = "GUNICORN_OBSERVER_SIZE_BUCKETS",
-	[S_MAXCONN] = "GUNICORN_OBSERVER_MAX_CONNECTIONS",
-	[S_MAXWORKERS] = "GUNICORN_OBSERVER_MAX_WORKERS",
-	[S_PLANE] = "GUNICORN_OBSERVER_DATA_PLANE",
-	[S_PIN] = "GUNICORN_OBSERVER_PIN",
-	[S_PINDIR] = "GUNICORN_OBSERVER_PIN_DIR",
-	[S_TLSCERT] = "GUNICORN_OBSERVER_TLS_CERT",
-	[S_TLSKEY] = "GUNICORN_OBSERVER_TLS_KEY",
-	[S_AUTHUSER] = "GUNICORN_OBSERVER_BASIC_AUTH_USER",
-	[S_AUTHFILE] = "GUNICORN_OBSERVER_BASIC_AUTH_PASSWORD_FILE",
-	[S_CONNLIMIT] = "GUNICORN_OBSERVER_CONNECTION_LIMIT",
-	[S_IPLIMIT] = "GUNICORN_OBSERVER_PER_IP_CONNECTION_LIMIT",
-	[S_CONNTIMEOUT] = "GUNICORN_OBSERVER_CONNECTION_TIMEOUT",
+/* Every setting: its YAML key, its environment name (the issue's, the
+ * Python exporter's among them), the value of it that assert_all_good wants
+ * (as the environment gives it) and the line of full_file that sets it (a
+ * block sequence starts at its first item). */
+static const struct known {
+	const char *yaml, *env, *good;
+	int line;
+} known[] = {
+	{ "exporter.prometheus.bind_address", "PROMETHEUS_BIND_ADDRESS", "127.0.0.1", 5 },
+	{ "exporter.prometheus.metrics_port", "PROMETHEUS_METRICS_PORT", "9100", 4 },
+	{ "exporter.redis.enabled", "REDIS_ENABLED", "true", 12 },
+	{ "exporter.redis.host", "REDIS_HOST", "redis.internal", 13 },
+	{ "exporter.redis.port", "REDIS_PORT", "6380", 14 },
+	{ "exporter.redis.db", "REDIS_DB", "3", 15 },
+	{ "exporter.redis.password", "REDIS_PASSWORD", "s3cret", 16 },
+	{ "exporter.redis.key_prefix", "REDIS_KEY_PREFIX", "shop", 17 },
+	{ "exporter.redis.ttl_seconds", "REDIS_TTL_SECONDS", "600", 18 },
+	{ "exporter.redis.ttl_disabled", "REDIS_TTL_DISABLED", "1", 19 },
+	{ "observer.pids", "GUNICORN_OBSERVER_PIDS", "101,202", 23 },
+	{ "observer.match", "GUNICORN_OBSERVER_MATCH", "shop.wsgi", 24 },
+	{ "observer.stuck_threshold", "GUNICORN_OBSERVER_STUCK_THRESHOLD", "2.5", 25 },
+	{ "observer.log_level", "GUNICORN_OBSERVER_LOG_LEVEL", "debug", 26 },
+	{ "observer.mirror_interval", "GUNICORN_OBSERVER_MIRROR_INTERVAL", "0.5", 27 },
+	{ "observer.endpoint.tls_cert", "GUNICORN_OBSERVER_TLS_CERT", "/etc/go/cert.pem", 37 },
+	{ "observer.endpoint.tls_key", "GUNICORN_OBSERVER_TLS_KEY", "/etc/go/key.pem", 38 },
+	{ "observer.endpoint.basic_auth_user", "GUNICORN_OBSERVER_BASIC_AUTH_USER", "prom", 39 },
+	{ "observer.endpoint.basic_auth_password_file", "GUNICORN_OBSERVER_BASIC_AUTH_PASSWORD_FILE",
+	  "/etc/go/pw.hash", 40 },
+	{ "observer.endpoint.connection_limit", "GUNICORN_OBSERVER_CONNECTION_LIMIT", "100", 41 },
+	{ "observer.endpoint.per_ip_connection_limit", "GUNICORN_OBSERVER_PER_IP_CONNECTION_LIMIT", "4", 42 },
+	{ "observer.endpoint.connection_timeout", "GUNICORN_OBSERVER_CONNECTION_TIMEOUT", "5", 43 },
+	{ "observer.buckets.duration", "GUNICORN_OBSERVER_DURATION_BUCKETS", "0.005,0.05,0.5,5", 29 },
+	{ "observer.buckets.size", "GUNICORN_OBSERVER_SIZE_BUCKETS", "100 1000 10000", 31 },
+	{ "observer.pin", "GUNICORN_OBSERVER_PIN", "false", 34 },
+	{ "observer.pin_dir", "GUNICORN_OBSERVER_PIN_DIR", "/sys/fs/bpf/shop", 35 },
+	{ "observer.max_connections", "GUNICORN_OBSERVER_MAX_CONNECTIONS", "4096", 44 },
+	{ "observer.max_workers", "GUNICORN_OBSERVER_MAX_WORKERS", "512", 46 },
+	{ "observer.data_plane", "GUNICORN_OBSERVER_DATA_PLANE", "syscall", 45 },
 };
+
+/* The row of the setting with this YAML key; fails the test when none. */
+static int key_id(const char *yaml)
+{
+	int id = config_find(yaml);
+
+	if (id < 0)
+		fail_msg("no setting %s in the table", yaml);
+	return id;
+}
+
+/* The settings the tests name. */
+#define S_BIND        key_id("exporter.prometheus.bind_address")
+#define S_PORT        key_id("exporter.prometheus.metrics_port")
+#define S_REDIS       key_id("exporter.redis.enabled")
+#define S_RHOST       key_id("exporter.redis.host")
+#define S_RPORT       key_id("exporter.redis.port")
+#define S_RDB         key_id("exporter.redis.db")
+#define S_RPASS       key_id("exporter.redis.password")
+#define S_RPREFIX     key_id("exporter.redis.key_prefix")
+#define S_RTTL        key_id("exporter.redis.ttl_seconds")
+#define S_RNOTTL      key_id("exporter.redis.ttl_disabled")
+#define S_PIDS        key_id("observer.pids")
+#define S_MATCH       key_id("observer.match")
+#define S_STUCK       key_id("observer.stuck_threshold")
+#define S_LEVEL       key_id("observer.log_level")
+#define S_INTERVAL    key_id("observer.mirror_interval")
+#define S_TLSCERT     key_id("observer.endpoint.tls_cert")
+#define S_TLSKEY      key_id("observer.endpoint.tls_key")
+#define S_AUTHUSER    key_id("observer.endpoint.basic_auth_user")
+#define S_AUTHFILE    key_id("observer.endpoint.basic_auth_password_file")
+#define S_CONNLIMIT   key_id("observer.endpoint.connection_limit")
+#define S_IPLIMIT     key_id("observer.endpoint.per_ip_connection_limit")
+#define S_CONNTIMEOUT key_id("observer.endpoint.connection_timeout")
+#define S_DUR         key_id("observer.buckets.duration")
+#define S_SIZE        key_id("observer.buckets.size")
+#define S_PIN         key_id("observer.pin")
+#define S_PINDIR      key_id("observer.pin_dir")
+#define S_MAXCONN     key_id("observer.max_connections")
+#define S_MAXWORKERS  key_id("observer.max_workers")
+#define S_PLANE       key_id("observer.data_plane")
+#define S_COUNT       config_nsettings
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -132,8 +185,10 @@ static const char *write_file(const char *name, const char *text)
 
 static void unset_all_env(void)
 {
-	for (int i = 0; i < S_COUNT; i++)
-		unsetenv(env_names[i]);
+	for (size_t i = 0; i < ARRAY_LEN(known); i++)
+		unsetenv(known[i].env);
+	for (int i = 0; i < config_nsettings; i++)
+		unsetenv(config_settings[i].env);
 	unsetenv("GUNICORN_OBSERVER_CONFIG");
 }
 
@@ -158,30 +213,29 @@ static int teardown(void **state)
 }
 
 /* config_set must accept text for id. */
-static void set_ok(struct obs_config *c, enum setting_id id, const char *text)
+static void set_ok(struct obs_config *c, int id, const char *text)
 {
 	char err[256] = "";
 	int rc = config_set(c, id, text, 0, err, sizeof(err));
 
 	if (rc != 0)
-		fail_msg("%s '%s' rejected: %s", settings[id].yaml, text, err);
+		fail_msg("%s '%s' rejected: %s", config_settings[id].yaml, text, err);
 }
 
 /* config_set must reject text for id with exactly want as the message. */
-static void set_bad(struct obs_config *c, enum setting_id id, const char *text, const char *want)
+static void set_bad(struct obs_config *c, int id, const char *text, const char *want)
 {
 	char err[256] = "";
 	int rc = config_set(c, id, text, 0, err, sizeof(err));
 
 	if (rc != -1)
-		fail_msg("%s '%s' accepted (rc %d), want '%s'", settings[id].yaml, text, rc, want);
+		fail_msg("%s '%s' accepted (rc %d), want '%s'", config_settings[id].yaml, text, rc, want);
 	if (strcmp(err, want) != 0)
-		fail_msg("%s '%s': message '%s', want '%s'", settings[id].yaml, text, err, want);
+		fail_msg("%s '%s': message '%s', want '%s'", config_settings[id].yaml, text, err, want);
 }
 
 /* A count setting id, held in *v: 1 to max taken, anything else refused with msg. */
-static void check_count(struct obs_config *c, enum setting_id id, const unsigned *v, unsigned max,
-			const char *msg)
+static void check_count(struct obs_config *c, int id, const unsigned *v, unsigned max, const char *msg)
 {
 	char text[32];
 
@@ -296,36 +350,235 @@ static void number_list(char *out, size_t size, int n, double first, double step
 
 /* ---- the table ---------------------------------------------------------- */
 
+/* Is any composite flag one that sets setting s? */
+static int set_by_composite(const struct setting *s)
+{
+	for (int k = 0; k < config_ncomposites; k++)
+		for (int j = 0; j < config_composites[k].nsets; j++)
+			if (config_composites[k].sets[j] == s->at)
+				return 1;
+	return 0;
+}
+
+/* Every setting of the issue is one row, with its environment name, and
+ * every row has its three forms. */
 static void test_table_has_every_form(void **state)
 {
-	static const enum setting_id composite[] = { S_BIND, S_PORT, S_RPASS };
+	(void)state;
+	assert_int_equal(config_nsettings, ARRAY_LEN(known));
+	for (size_t i = 0; i < ARRAY_LEN(known); i++)
+		assert_string_equal(config_settings[key_id(known[i].yaml)].env, known[i].env);
+	for (int i = 0; i < config_nsettings; i++) {
+		const struct setting *s = &config_settings[i];
+
+		assert_non_null(s->yaml);
+		assert_non_null(s->env);
+		if (!s->help || !*s->help)
+			fail_msg("%s has no help", s->yaml);
+		if (!s->flag && !set_by_composite(s))
+			fail_msg("%s has no flag, and no composite flag sets it", s->yaml);
+		for (int j = 0; j < i; j++) {
+			if (strcmp(s->yaml, config_settings[j].yaml) == 0 ||
+			    strcmp(s->env, config_settings[j].env) == 0)
+				fail_msg("%s and %s share a name", s->yaml, config_settings[j].yaml);
+		}
+	}
+}
+
+/* Every option's name and letter belong to one option only, the command
+ * line's own included, and each composite sets settings of the table. */
+static void test_table_flags_unique(void **state)
+{
+	const char *names[128];
+	char letters[128] = "chV"; /* -c, -h, -V are cli.c's */
+	size_t n = 0, nl = 3;
 
 	(void)state;
-	for (int i = 0; i < S_COUNT; i++) {
-		int flagged = settings[i].flag != NULL, found = 0;
-
-		assert_non_null(settings[i].yaml);
-		assert_non_null(settings[i].help);
-		assert_string_equal(settings[i].env, env_names[i]);
-		for (size_t k = 0; k < ARRAY_LEN(composite); k++)
-			flagged |= composite[k] == (enum setting_id)i;
-		if (!flagged)
-			fail_msg("%s has no flag", settings[i].yaml);
-		if (!settings[i].flag)
-			continue;
-		for (const char *const *f = config_flags; *f; f++)
-			found += strcmp(*f, settings[i].flag) == 0;
-		if (found != 1)
-			fail_msg("--%s is %d times in config_flags", settings[i].flag, found);
+	for (const char *const *own =
+		 (const char *const[]){ "config", "print-config", "check-config", "help", "version", NULL };
+	     *own; own++)
+		names[n++] = *own;
+	for (int i = 0; i < config_nsettings; i++) {
+		if (config_settings[i].flag)
+			names[n++] = config_settings[i].flag;
+		if (config_settings[i].letter)
+			letters[nl++] = config_settings[i].letter;
 	}
-	/* the composite flags are known to getopt too */
-	for (const char *want[] = { "listen", "redis-password-file" }, **w = want; w < want + 2; w++) {
-		int found = 0;
+	for (int k = 0; k < config_ncomposites; k++) {
+		const struct config_composite *o = &config_composites[k];
 
-		for (const char *const *f = config_flags; *f; f++)
-			found += strcmp(*f, *w) == 0;
-		assert_int_equal(found, 1);
+		names[n++] = o->flag;
+		if (o->letter)
+			letters[nl++] = o->letter;
+		assert_non_null(o->set);
+		assert_non_null(o->help);
+		assert_true(o->nsets >= 1 && o->nsets <= (int)ARRAY_LEN(o->sets));
+		for (int j = 0; j < o->nsets; j++)
+			if (config_find_at(o->sets[j]) < 0)
+				fail_msg("--%s sets a field that is no setting's", o->flag);
 	}
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(names[i], names[j]) == 0)
+				fail_msg("--%s is two options", names[i]);
+	for (size_t i = 0; i < nl; i++)
+		for (size_t j = 0; j < i; j++)
+			if (letters[i] == letters[j])
+				fail_msg("-%c is two options", letters[i]);
+}
+
+/* Each row names a field of the width its type writes, with what its type
+ * needs, and no two rows share a byte of struct obs_config. */
+static void test_table_fields(void **state)
+{
+	(void)state;
+	for (int i = 0; i < config_nsettings; i++) {
+		const struct setting *s = &config_settings[i];
+		size_t item = 0, want = 0;
+
+		switch (s->type) {
+		case T_PORT:
+			want = sizeof(unsigned short);
+			break;
+		case T_INT:
+		case T_COUNT:
+		case T_SECONDS:
+			want = s->type == T_SECONDS ? sizeof(double) : sizeof(unsigned);
+			if (!s->bad || !(s->lo <= s->hi))
+				fail_msg("%s: a number without its range or its message", s->yaml);
+			break;
+		case T_BOOL:
+		case T_ENUM:
+			want = sizeof(int);
+			if (s->type == T_ENUM && (!s->names || !s->names[0]))
+				fail_msg("%s: an enum without names", s->yaml);
+			break;
+		case T_BPF_DIR:
+			if (!s->def || s->def[0] != '/')
+				fail_msg("%s: a path without an absolute default to show", s->yaml);
+			break;
+		case T_ADDR:
+		case T_TEXT:
+			break;
+		case T_PIDS:
+			item = sizeof(pid_t);
+			break;
+		case T_DURATIONS:
+		case T_SIZES:
+			item = sizeof(double);
+			break;
+		default:
+			fail_msg("%s: type %d", s->yaml, (int)s->type);
+		}
+		if (want && s->size != want)
+			fail_msg("%s: a field of %zu bytes, its type writes %zu", s->yaml, s->size, want);
+		if (!want && !item && s->size < 2)
+			fail_msg("%s: no room for text", s->yaml);
+		if (item && (s->size % item || s->size / item > SETTING_LIST_MAX || s->n_at == s->at))
+			fail_msg("%s: not a list of %zu-byte items with a count", s->yaml, item);
+		assert_true(s->at + s->size <= sizeof(struct obs_config));
+		for (int j = 0; j < i; j++) {
+			const struct setting *t = &config_settings[j];
+
+			if (s->at < t->at + t->size && t->at < s->at + s->size)
+				fail_msg("%s and %s share their field", s->yaml, t->yaml);
+		}
+	}
+	/* the lists hold what the BPF side has room for */
+	assert_int_equal(config_settings[S_PIDS].size / sizeof(pid_t), OBS_MAX_PIDS);
+	assert_int_equal(config_settings[S_DUR].size / sizeof(double), OBS_MAX_DUR_BOUNDS);
+	assert_int_equal(config_settings[S_SIZE].size / sizeof(double), OBS_MAX_SIZE_BOUNDS);
+}
+
+/* The cell of a README table row: index 1 is the first. */
+static void readme_cell(const char *row, int index, char *out, size_t size)
+{
+	const char *p = row, *end;
+
+	for (int i = 1; i < index && p; i++)
+		p = strchr(p + 1, '|');
+	end = p ? strchr(p + 1, '|') : NULL;
+	if (!p || !end) {
+		out[0] = '\0';
+		return;
+	}
+	snprintf(out, size, "%.*s", (int)(end - p - 1), p + 1);
+}
+
+/* Does cell hold "`--flag" as a whole option name? */
+static int cell_has_flag(const char *cell, const char *flag)
+{
+	char want[96];
+	size_t n = (size_t)snprintf(want, sizeof(want), "`--%s", flag);
+
+	for (const char *p = strstr(cell, want); p; p = strstr(p + 1, want))
+		if (p[n] == '`' || p[n] == ' ')
+			return 1;
+	return 0;
+}
+
+/* README.md's configuration table has one row a setting, as the table has
+ * it: the YAML key, the variable, the flag (or the composite flags that set
+ * it) and, where it has one, the default in backticks; and no other row. */
+static void test_readme_table(void **state)
+{
+	static char text[131072];
+	char *section, *end, key[160], cell[512], want[512];
+	int seen[64] = { 0 };
+	FILE *f = fopen("README.md", "r");
+	size_t n;
+
+	(void)state;
+	if (!f)
+		fail_msg("README.md: %s (run from the repository root)", strerror(errno));
+	n = fread(text, 1, sizeof(text) - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	section = strstr(text, "\n## Configuration\n");
+	assert_non_null(section);
+	end = strstr(section + 1, "\n## ");
+	if (end)
+		*end = '\0';
+	for (char *line = strstr(section, "\n| `"); line; line = strstr(line + 1, "\n| `")) {
+		char *eol = strchr(line + 1, '\n');
+		const struct setting *s;
+		int id;
+
+		if (eol)
+			*eol = '\0';
+		readme_cell(line + 1, 1, cell, sizeof(cell));
+		if (sscanf(cell, " `%159[^`]`", key) != 1)
+			fail_msg("README.md: a row without a key: %s", line + 1);
+		id = config_find(key);
+		if (id < 0)
+			fail_msg("README.md documents %s, which is no setting", key);
+		s = &config_settings[id];
+		if (seen[id]++)
+			fail_msg("README.md documents %s twice", key);
+		readme_cell(line + 1, 2, cell, sizeof(cell));
+		snprintf(want, sizeof(want), "`%s`", s->env);
+		if (!strstr(cell, want))
+			fail_msg("README.md: %s's variable is %s, not '%s'", key, s->env, cell);
+		readme_cell(line + 1, 3, cell, sizeof(cell));
+		if (s->flag && !cell_has_flag(cell, s->flag))
+			fail_msg("README.md: %s's flag is --%s, not '%s'", key, s->flag, cell);
+		for (int k = 0; k < config_ncomposites; k++)
+			for (int j = 0; j < config_composites[k].nsets; j++)
+				if (config_composites[k].sets[j] == s->at &&
+				    !cell_has_flag(cell, config_composites[k].flag))
+					fail_msg("README.md: %s is set by --%s too, not only '%s'", key,
+						 config_composites[k].flag, cell);
+		readme_cell(line + 1, 4, cell, sizeof(cell));
+		snprintf(want, sizeof(want), "`%s`", s->def ? s->def : "");
+		if (s->def && *s->def && !(s->flags & SET_SECRET) && !strstr(cell, want))
+			fail_msg("README.md: %s's default is %s, not '%s'", key, want, cell);
+		if (eol)
+			*eol = '\n';
+	}
+	for (int i = 0; i < config_nsettings; i++)
+		if (!seen[i])
+			fail_msg("README.md's configuration table has no row for %s",
+				 config_settings[i].yaml);
 }
 
 static void test_defaults(void **state)
@@ -369,7 +622,7 @@ static void test_defaults(void **state)
 static void test_set_ports(void **state)
 {
 	static const char *const msg = "is not a port: use a number from 1 to 65535";
-	static const enum setting_id ids[] = { S_PORT, S_RPORT };
+	const int ids[] = { S_PORT, S_RPORT };
 	struct obs_config c;
 	struct obs_sources src;
 
@@ -595,7 +848,7 @@ static void test_set_booleans(void **state)
 	static const char *const yes[] = { "true", "yes", "1", "on", "True", "YES" };
 	static const char *const no[] = { "false", "no", "0", "off", "False", "NO" };
 	static const char *const bad[] = { "maybe", "", "2", "y", "n", "truee", "-1" };
-	static const enum setting_id ids[] = { S_REDIS, S_RNOTTL };
+	const int ids[] = { S_REDIS, S_RNOTTL };
 	struct obs_config c;
 	struct obs_sources src;
 
@@ -834,8 +1087,8 @@ static void test_set_endpoint(void **state)
  * limit not above the total. */
 static void test_validate_endpoint(void **state)
 {
-	static const struct {
-		enum setting_id id;
+	const struct {
+		int id;
 		const char *value, *want;
 	} one[] = {
 		{ S_TLSCERT, "c.pem",
@@ -1045,9 +1298,9 @@ static void test_flag_every_setting(void **state)
 	char err[256], want[64];
 	struct obs_config c;
 	struct obs_sources src;
-	static const struct {
+	const struct {
 		const char *flag, *value;
-		enum setting_id id;
+		int id;
 	} flags[] = {
 		{ "listen", "127.0.0.1:9100", S_PORT },
 		{ "redis-enabled", "true", S_REDIS },
@@ -1112,37 +1365,6 @@ static void test_flag_every_setting(void **state)
 
 static void test_env_every_name(void **state)
 {
-	static const char *const values[S_COUNT] = {
-		[S_BIND] = "127.0.0.1",
-		[S_PORT] = "9100",
-		[S_REDIS] = "true",
-		[S_RHOST] = "redis.internal",
-		[S_RPORT] = "6380",
-		[S_RDB] = "3",
-		[S_RPASS] = "s3cret",
-		[S_RPREFIX] = "shop",
-		[S_RTTL] = "600",
-		[S_RNOTTL] = "1",
-		[S_PIDS] = "101,202",
-		[S_MATCH] = "shop.wsgi",
-		[S_STUCK] = "2.5",
-		[S_LEVEL] = "debug",
-		[S_INTERVAL] = "0.5",
-		[S_DUR] = "0.005,0.05,0.5,5",
-		[S_SIZE] = "100 1000 10000",
-		[S_MAXCONN] = "4096",
-		[S_MAXWORKERS] = "512",
-		[S_PIN] = "false",
-		[S_PINDIR] = "/sys/fs/bpf/shop",
-		[S_TLSCERT] = "/etc/go/cert.pem",
-		[S_TLSKEY] = "/etc/go/key.pem",
-		[S_AUTHUSER] = "prom",
-		[S_AUTHFILE] = "/etc/go/pw.hash",
-		[S_CONNLIMIT] = "100",
-		[S_IPLIMIT] = "4",
-		[S_CONNTIMEOUT] = "5",
-		[S_PLANE] = "syscall",
-	};
 	char want[96];
 	struct obs_config c;
 	struct obs_sources src;
@@ -1150,8 +1372,8 @@ static void test_env_every_name(void **state)
 	int rc;
 
 	(void)state;
-	for (int i = 0; i < S_COUNT; i++)
-		setenv(env_names[i], values[i], 1);
+	for (size_t i = 0; i < ARRAY_LEN(known); i++)
+		setenv(known[i].env, known[i].good, 1);
 	fresh(&c, &src);
 	cap_start();
 	rc = config_from_env(&c, &src);
@@ -1160,22 +1382,24 @@ static void test_env_every_name(void **state)
 	assert_int_equal(rc, 0);
 	assert_string_equal(out, "");
 	assert_all_good(&c);
-	for (int i = 0; i < S_COUNT; i++) {
-		snprintf(want, sizeof(want), "env %s", env_names[i]);
-		assert_string_equal(src.of[i], want);
+	for (size_t i = 0; i < ARRAY_LEN(known); i++) {
+		snprintf(want, sizeof(want), "env %s", known[i].env);
+		assert_string_equal(src.of[key_id(known[i].yaml)], want);
 	}
 
 	/* each name alone sets its setting and nothing else */
-	for (int i = 0; i < S_COUNT; i++) {
+	for (size_t i = 0; i < ARRAY_LEN(known); i++) {
+		int id = key_id(known[i].yaml);
+
 		fresh(&c, &src);
-		setenv(env_names[i], values[i], 1);
+		setenv(known[i].env, known[i].good, 1);
 		rc = config_from_env(&c, &src);
-		unsetenv(env_names[i]);
+		unsetenv(known[i].env);
 		assert_int_equal(rc, 0);
 		for (int j = 0; j < S_COUNT; j++)
-			if ((j == i) != (strncmp(src.of[j], "env ", 4) == 0))
-				fail_msg("%s set the source of %s to '%s'", env_names[i], settings[j].yaml,
-					 src.of[j]);
+			if ((j == id) != (strncmp(src.of[j], "env ", 4) == 0))
+				fail_msg("%s set the source of %s to '%s'", known[i].env,
+					 config_settings[j].yaml, src.of[j]);
 	}
 }
 
@@ -1185,8 +1409,8 @@ static void test_env_empty_is_unset(void **state)
 	struct obs_sources src, dsrc;
 
 	(void)state;
-	for (int i = 0; i < S_COUNT; i++)
-		setenv(env_names[i], "", 1);
+	for (size_t i = 0; i < ARRAY_LEN(known); i++)
+		setenv(known[i].env, "", 1);
 	fresh(&c, &src);
 	fresh(&d, &dsrc);
 	assert_int_equal(config_from_env(&c, &src), 0);
@@ -1199,8 +1423,8 @@ static void test_env_empty_is_unset(void **state)
 static void test_env_bad_value_one_line(void **state)
 {
 	char longv[300];
-	static const struct {
-		enum setting_id id;
+	const struct {
+		int id;
 		const char *value, *line;
 	} cases[] = {
 		{ S_BIND, "localhost",
@@ -1252,7 +1476,7 @@ static void test_env_bad_value_one_line(void **state)
 		snprintf(want, sizeof(want), "gunicorn-observer: %s\n", line);
 		/* a good value of another variable does not hide it */
 		setenv("REDIS_DB", "2", 1);
-		setenv(env_names[cases[i].id], v, 1);
+		setenv(config_settings[cases[i].id].env, v, 1);
 		fresh(&c, &src);
 		cap_start();
 		rc = config_from_env(&c, &src);
@@ -1315,17 +1539,6 @@ static const char full_file[] = "# the Python exporter's file, and the observer'
 
 static void test_file_every_setting(void **state)
 {
-	/* the line of each value; a block sequence starts at its first item */
-	static const int lines[S_COUNT] = {
-		[S_PORT] = 4,        [S_BIND] = 5,         [S_REDIS] = 12,    [S_RHOST] = 13,
-		[S_RPORT] = 14,      [S_RDB] = 15,         [S_RPASS] = 16,    [S_RPREFIX] = 17,
-		[S_RTTL] = 18,       [S_RNOTTL] = 19,      [S_PIDS] = 23,     [S_MATCH] = 24,
-		[S_STUCK] = 25,      [S_LEVEL] = 26,       [S_INTERVAL] = 27, [S_DUR] = 29,
-		[S_SIZE] = 31,       [S_PIN] = 34,         [S_PINDIR] = 35,   [S_TLSCERT] = 37,
-		[S_TLSKEY] = 38,     [S_AUTHUSER] = 39,    [S_AUTHFILE] = 40, [S_CONNLIMIT] = 41,
-		[S_IPLIMIT] = 42,    [S_CONNTIMEOUT] = 43, [S_MAXCONN] = 44,  [S_PLANE] = 45,
-		[S_MAXWORKERS] = 46,
-	};
 	const char *path = write_file("full.yaml", full_file);
 	char want[1024];
 	struct obs_config c;
@@ -1340,9 +1553,9 @@ static void test_file_every_setting(void **state)
 	out = cap_end();
 	assert_int_equal(rc, 0);
 	assert_all_good(&c);
-	for (int i = 0; i < S_COUNT; i++) {
-		snprintf(want, sizeof(want), "file %s:%d", path, lines[i]);
-		assert_string_equal(src.of[i], want);
+	for (size_t i = 0; i < ARRAY_LEN(known); i++) {
+		snprintf(want, sizeof(want), "file %s:%d", path, known[i].line);
+		assert_string_equal(src.of[key_id(known[i].yaml)], want);
 	}
 	/* one notice per in-process key, nothing else */
 	snprintf(
@@ -1904,7 +2117,7 @@ static void round_trip(const struct obs_config *c, const struct obs_sources *src
 	char path[160], want[300], *text, *line, *save = NULL;
 	struct obs_config back;
 	struct obs_sources bsrc;
-	int lineno = 0, id = 0, lines[S_COUNT];
+	int lineno = 0, id = 0, lines[64];
 	const char *out;
 	int rc;
 
@@ -1919,14 +2132,14 @@ static void round_trip(const struct obs_config *c, const struct obs_sources *src
 		if (line[0] == '#' || !hash)
 			continue;
 		assert_true(id < S_COUNT);
-		leaf = strrchr(settings[id].yaml, '.') + 1;
+		leaf = strrchr(config_settings[id].yaml, '.') + 1;
 		/* indented two spaces per level of its dotted path */
 		if (strncmp(line + indent, leaf, strlen(leaf)) != 0 || line[indent + strlen(leaf)] != ':')
 			fail_msg("print line %d '%s': want key %s", lineno, line, leaf);
 		{
 			int dots = 0;
 
-			for (const char *p = settings[id].yaml; *p; p++)
+			for (const char *p = config_settings[id].yaml; *p; p++)
 				dots += *p == '.';
 			assert_int_equal(indent, 2 * (size_t)dots);
 		}
@@ -2063,10 +2276,259 @@ static void test_print_round_trip_fractional_size(void **state)
 	round_trip(&c, &src, "print-fractional.yaml");
 }
 
+/* ---- the command line --------------------------------------------------- */
+
+static char cli_stdout[32768];
+
+/* cli_configure on "gunicorn-observer" and args (NULL-terminated); its
+ * stdout into cli_stdout, its stderr into *err. */
+static int run_cli(const char *const *args, struct obs_config *c, struct obs_sources *src, struct cli *cli,
+		   const char **err)
+{
+	char *argv[64], path[160];
+	int argc = 0, fd, saved, rc;
+	FILE *f;
+	size_t n;
+
+	argv[argc++] = "gunicorn-observer";
+	for (; *args; args++)
+		argv[argc++] = (char *)*args;
+	argv[argc] = NULL;
+	memset(cli, 0, sizeof(*cli));
+	snprintf(path, sizeof(path), "%s/stdout.txt", dir);
+	fflush(stdout);
+	saved = dup(1);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(saved >= 0 && fd >= 0);
+	dup2(fd, 1);
+	close(fd);
+	cap_start();
+	rc = cli_configure(argc, argv, c, src, cli);
+	*err = cap_end();
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(cli_stdout, 1, sizeof(cli_stdout) - 1, f);
+	cli_stdout[n] = '\0';
+	fclose(f);
+	return rc;
+}
+
+/* text with every run of spaces and newlines made one space, into out. */
+static void flatten(const char *text, char *out, size_t size)
+{
+	size_t n = 0;
+
+	for (const char *p = text; *p && n + 1 < size; p++) {
+		if (*p == ' ' || *p == '\n') {
+			if (n && out[n - 1] != ' ')
+				out[n++] = ' ';
+			continue;
+		}
+		out[n++] = *p;
+	}
+	out[n] = '\0';
+}
+
+static void want_in_help(const char *flat, const char *want)
+{
+	if (!strstr(flat, want))
+		fail_msg("--help has no '%s':\n%s", want, cli_stdout);
+}
+
+/* --help is made from the table: every setting's flag with its value, help
+ * and default; every composite flag; the command line's own options. */
+static void test_help_from_table(void **state)
+{
+	static char flat[32768];
+	char want[1024], arg[128];
+	struct obs_config c;
+	struct obs_sources src;
+	struct cli cli;
+	const char *err;
+	int rc, bind = S_BIND, port = S_PORT;
+
+	(void)state;
+	rc = run_cli((const char *const[]){ "--help", NULL }, &c, &src, &cli, &err);
+	assert_int_equal(rc, 1);
+	assert_string_equal(err, "");
+	assert_memory_equal(cli_stdout, "Usage: gunicorn-observer", strlen("Usage: gunicorn-observer"));
+	flatten(cli_stdout, flat, sizeof(flat));
+	for (int i = 0; i < config_nsettings; i++) {
+		const struct setting *s = &config_settings[i];
+
+		if (!s->flag)
+			continue;
+		snprintf(want, sizeof(want), "--%s %s %s%s%s%s", s->flag, setting_arg(s, arg, sizeof(arg)),
+			 s->help, s->def && *s->def ? " (default " : "", s->def ? s->def : "",
+			 s->def && *s->def ? ")" : "");
+		want_in_help(flat, want);
+		if (s->letter) {
+			snprintf(want, sizeof(want), "-%c, --%s ", s->letter, s->flag);
+			want_in_help(flat, want);
+		}
+	}
+	for (int k = 0; k < config_ncomposites; k++) {
+		const struct config_composite *o = &config_composites[k];
+
+		snprintf(want, sizeof(want), "--%s%s%s %s", o->flag, o->arg ? " " : "", o->arg ? o->arg : "",
+			 o->help);
+		want_in_help(flat, want);
+	}
+	for (const char *const *w =
+		 (const char *const[]){ "-l, --listen ADDR:PORT", "-p, --pid PID", "--no-pin",
+					"-c, --config FILE", "--print-config", "--check-config", "-h, --help",
+					"-V, --version", "aggregate --help", "cleanup [--pin-dir DIR]",
+					NULL };
+	     *w; w++)
+		want_in_help(flat, *w);
+	/* --listen's default is that of the two settings it sets */
+	snprintf(want, sizeof(want), "(default %s:%s)", config_settings[bind].def, config_settings[port].def);
+	want_in_help(flat, want);
+	/* every line fits 80 columns */
+	for (const char *line = cli_stdout, *nl; *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		assert_non_null(nl);
+		if (nl - line > 80)
+			fail_msg("--help line of %d columns: %.*s", (int)(nl - line), (int)(nl - line), line);
+	}
+}
+
+/* The short, long and composite flags, and what they leave in cli. */
+static void test_cli_flags(void **state)
+{
+	const char *file = write_file("cli.yaml", "observer:\n  log_level: debug\n  match: file\n");
+	const char *other = write_file("cli-other.yaml", "observer:\n  bogus: 1\n");
+	const char *pw = write_file("cli-pw", "hunter2\n");
+	char want[300];
+	struct obs_config c;
+	struct obs_sources src;
+	struct cli cli;
+	const char *err;
+	int rc;
+
+	(void)state;
+	setenv("GUNICORN_OBSERVER_CONFIG", other, 1); /* -c beats it */
+	setenv("GUNICORN_OBSERVER_MATCH", "env", 1);
+	setenv("GUNICORN_OBSERVER_MAX_WORKERS", "2048", 1);
+	rc = run_cli((const char *const[]){ "-l", "[::1]:9494", "-p", "31", "--pid", "32", "--no-pin",
+					    "--max-workers", "1024", "--redis-password-file", pw,
+					    "--print-config", "--check-config", "-c", file, "--log-level",
+					    "error", NULL },
+		     &c, &src, &cli, &err);
+	unset_all_env();
+	if (rc != 0)
+		fail_msg("rc %d: %s", rc, err);
+	assert_string_equal(err, "");
+	assert_string_equal(cli_stdout, "");
+	assert_true(cli.print && cli.check);
+	assert_string_equal(cli.config, file);
+	assert_string_equal(c.listen_addr, "::1");
+	assert_int_equal(c.listen_port, 9494);
+	assert_string_equal(src.of[S_BIND], "flag --listen");
+	assert_int_equal(c.npids, 2);
+	assert_int_equal(c.pids[0], 31);
+	assert_int_equal(c.pids[1], 32);
+	assert_string_equal(src.of[S_PIDS], "flag --pid");
+	assert_int_equal(c.pin, 0);
+	assert_string_equal(src.of[S_PIN], "flag --pin");
+	assert_int_equal(c.max_workers, 1024); /* flag beats env */
+	assert_string_equal(c.redis.password, "hunter2");
+	assert_int_equal(c.level, LOG_ERROR); /* flag beats file */
+	assert_string_equal(c.match, "env");  /* env beats file */
+	snprintf(want, sizeof(want), "file %s:2", file);
+	assert_string_equal(src.of[S_LEVEL], "flag --log-level");
+	assert_string_equal(src.of[S_MATCH], "env GUNICORN_OBSERVER_MATCH");
+
+	/* GUNICORN_OBSERVER_CONFIG when there is no -c */
+	setenv("GUNICORN_OBSERVER_CONFIG", file, 1);
+	rc = run_cli((const char *const[]){ NULL }, &c, &src, &cli, &err);
+	unset_all_env();
+	assert_int_equal(rc, 0);
+	assert_int_equal(c.level, LOG_DEBUG);
+	assert_string_equal(src.of[S_LEVEL], want);
+}
+
+/* Every bad option: -1 and exactly one line, naming the option as given. */
+static void test_cli_errors(void **state)
+{
+	const struct {
+		const char *args[4], *env, *line;
+	} cases[] = {
+		{ { "--max-workers", "0" },
+		  NULL,
+		  "--max-workers '0' is not a whole number of workers from 1 to 262144" },
+		{ { "--listen", "nocolon" },
+		  NULL,
+		  "--listen 'nocolon' is not ADDR:PORT: use e.g. 0.0.0.0:9093 or [::]:9093" },
+		{ { "-l", "nocolon" },
+		  NULL,
+		  "--listen 'nocolon' is not ADDR:PORT: use e.g. 0.0.0.0:9093 or [::]:9093" },
+		{ { "-l", "127.0.0.1:70000" },
+		  NULL,
+		  "--listen '127.0.0.1:70000' is not ADDR:PORT: use e.g. 0.0.0.0:9093 or [::]:9093" },
+		{ { "--listen", "localhost:80" },
+		  NULL,
+		  "--listen 'localhost:80' is not an IP address: use e.g. 0.0.0.0, 127.0.0.1 or ::" },
+		{ { "--log-level", "loud" },
+		  NULL,
+		  "--log-level 'loud' is unknown: use error, warn, info or debug" },
+		{ { "-p", "abc" }, NULL, "--pid 'abc' is not a process id: give positive whole numbers" },
+		{ { "--data-plane", "kprobe" },
+		  NULL,
+		  "--data-plane 'kprobe' is unknown: use auto, socket or syscall" },
+		{ { "--bogus" }, NULL, "unknown option '--bogus': see --help" },
+		{ { "-x" }, NULL, "unknown option '-x': see --help" },
+		{ { "--no-pin=yes" }, NULL, "unknown option '--no-pin=yes': see --help" },
+		{ { "--listen" }, NULL, "--listen needs a value: see --help" },
+		{ { "-p" }, NULL, "-p needs a value: see --help" },
+		{ { "stray" }, NULL, "unexpected argument 'stray': see --help" },
+		{ { NULL },
+		  "GUNICORN_OBSERVER_DATA_PLANE=fast",
+		  "GUNICORN_OBSERVER_DATA_PLANE='fast' is unknown: use auto, socket or syscall" },
+		{ { NULL },
+		  "PROMETHEUS_METRICS_PORT=x1",
+		  "PROMETHEUS_METRICS_PORT='x1' is not a port: use a number from 1 to 65535" },
+		{ { NULL },
+		  "GUNICORN_OBSERVER_MAX_WORKERS=lots",
+		  "GUNICORN_OBSERVER_MAX_WORKERS='lots' is not a whole number of workers from 1 to 262144" },
+		{ { "--tls-cert", "c.pem" },
+		  NULL,
+		  "a TLS certificate without a key: give both --tls-cert and --tls-key, or neither" },
+	};
+	char want[300], env[128];
+	struct obs_config c;
+	struct obs_sources src;
+	struct cli cli;
+	const char *err;
+	int rc;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		if (cases[i].env) {
+			snprintf(env, sizeof(env), "%s", cases[i].env);
+			*strchr(env, '=') = '\0';
+			setenv(env, strchr(cases[i].env, '=') + 1, 1);
+		}
+		rc = run_cli(cases[i].args, &c, &src, &cli, &err);
+		unset_all_env();
+		snprintf(want, sizeof(want), "gunicorn-observer: %s\n", cases[i].line);
+		if (rc != -1 || strcmp(err, want) != 0)
+			fail_msg("%s %s: rc %d, stderr '%s', want -1 and '%s'",
+				 cases[i].env ? cases[i].env : "", cases[i].args[0] ? cases[i].args[0] : "",
+				 rc, err, want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table_has_every_form),
+		cmocka_unit_test(test_table_flags_unique),
+		cmocka_unit_test(test_table_fields),
+		cmocka_unit_test(test_readme_table),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_set_ports),
 		cmocka_unit_test(test_set_bind_address),
@@ -2113,6 +2575,9 @@ int main(void)
 		cmocka_unit_test(test_print_round_trip_quoting),
 		cmocka_unit_test(test_print_round_trip_precision),
 		cmocka_unit_test(test_print_round_trip_fractional_size),
+		cmocka_unit_test(test_help_from_table),
+		cmocka_unit_test(test_cli_flags),
+		cmocka_unit_test(test_cli_errors),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 
-#include "render/expo.h"
+#include "render/text.h"
 #include "host/k8s.h"
 
 #define UID "0f8b3c2a-1d2e-4f5a-9b6c-7d8e9f0a1b2c"
@@ -178,7 +178,7 @@ static void test_labels_rendered(void **state)
 	snprintf(m.k8s.pod, sizeof(m.k8s.pod), "web-7c9");
 	snprintf(m.k8s.container, sizeof(m.k8s.container), "app");
 	sb_init(&out);
-	expo_render(&s, 0, &out);
+	text_render(&s, &out);
 	assert_non_null(
 	    strstr(out.data, "gunicorn_worker_requests_total{app=\"shop.wsgi:app\",master_pid=\"10\","
 			     "worker_pid=\"11\",namespace=\"shop\",pod=\"web-7c9\",container=\"app\"} 0\n"));
@@ -188,7 +188,7 @@ static void test_labels_rendered(void **state)
 	/* outside Kubernetes: no such labels */
 	memset(&m.k8s, 0, sizeof(m.k8s));
 	sb_init(&out);
-	expo_render(&s, 0, &out);
+	text_render(&s, &out);
 	assert_null(strstr(out.data, "namespace="));
 	sb_free(&out);
 }

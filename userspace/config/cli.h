@@ -9,7 +9,7 @@ struct cli {
 	const char *config; /* -c, --config */
 	int print, check;   /* --print-config, --check-config */
 	struct {
-		const char *flag, *value;
+		const char *flag, *value; /* value NULL for a flag that takes none (--no-pin) */
 	} set[128];
 	size_t nset;
 };

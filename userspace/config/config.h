@@ -1,6 +1,6 @@
 /* config.h - the observer's effective settings, from four sources, highest
  * first: command-line flags, environment variables, a YAML file, built-in
- * defaults. Every setting has all three forms; see config.c's table. */
+ * defaults. Every setting has all three forms; see config_table.c's table. */
 #ifndef OBS_CONFIG_H
 #define OBS_CONFIG_H
 
@@ -82,9 +82,9 @@ struct obs_sources {
 /* Built-in defaults, every source "default". */
 void config_defaults(struct obs_config *c, struct obs_sources *src);
 
-/* Sets the setting named by flag (without "--") from text; on a bad value
- * writes what is wrong into err and returns -1; -2 when no setting has that
- * flag. */
+/* Sets the setting named by flag (without "--"; a composite flag such as
+ * "listen" too) from text; on a bad value writes what is wrong into err and
+ * returns -1; -2 when no setting has that flag. */
 int config_set_flag(struct obs_config *c, struct obs_sources *src, const char *flag, const char *text,
 		    char *err, size_t errlen);
 /* The environment variables of every setting; prints one line naming the
@@ -102,9 +102,6 @@ void config_print(FILE *f, const struct obs_config *c, const struct obs_sources 
 /* Is the process (with command line text) one the user asked for? */
 int config_wants_pid(const struct obs_config *c, pid_t pid);
 int config_wants_cmdline(const struct obs_config *c, char *const *argv, int argc);
-
-/* Names of the flags that take a value, for getopt (NULL-terminated). */
-extern const char *const config_flags[];
 
 /* The YAML paths of every setting and section, for suggestions. */
 const char *config_nearest_key(const char *key);

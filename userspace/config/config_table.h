@@ -1,82 +1,42 @@
-/* config_table.h - the settings table shared by the configuration sources
- * (config.c, config_yaml.c, config_print.c). */
+/* config_table.h - the settings table (config_table.c), one row a setting,
+ * from which the file reader, the environment, the flags, --print-config
+ * and --help are all made; and the few flags that are no one setting's own. */
 #ifndef OBS_CONFIG_TABLE_H
 #define OBS_CONFIG_TABLE_H
 
-#include "config/config.h"
+#include <stddef.h>
+
+#include "config/setting.h"
+
+struct obs_config;
+struct obs_sources;
 
 /* In the order of the file's tree, so --print-config opens each section once. */
-enum setting_id {
-	S_BIND = 0,
-	S_PORT,
-	S_REDIS,
-	S_RHOST,
-	S_RPORT,
-	S_RDB,
-	S_RPASS,
-	S_RPREFIX,
-	S_RTTL,
-	S_RNOTTL,
-	S_PIDS,
-	S_MATCH,
-	S_STUCK,
-	S_LEVEL,
-	S_INTERVAL,
-	S_TLSCERT,
-	S_TLSKEY,
-	S_AUTHUSER,
-	S_AUTHFILE,
-	S_CONNLIMIT,
-	S_IPLIMIT,
-	S_CONNTIMEOUT,
-	S_DUR,
-	S_SIZE,
-	S_PIN,
-	S_PINDIR,
-	S_MAXCONN,
-	S_MAXWORKERS,
-	S_PLANE,
-	S_COUNT,
-};
+extern const struct setting config_settings[];
+extern const int config_nsettings;
 
-enum setting_type {
-	T_ADDR,
-	T_PORT,
-	T_PIDS,
-	T_MATCH,
-	T_BUCKETS,
-	T_SECONDS,
-	T_LEVEL,
-	T_BOOL,
-	T_HOST,
-	T_DB,
-	T_PASSWORD,
-	T_PREFIX,
-	T_TTL,
-	T_PATH,
-	T_COUNT_CONNS,
-	T_COUNT_WORKERS,
-	T_USER,
-	T_LIMIT,
-	T_PLANE
-};
-
-struct setting {
-	const char *yaml; /* dotted path in the YAML file */
-	const char *env;
-	const char *flag; /* without "--"; NULL when only a composite flag sets it */
-	enum setting_type type;
+/* A flag that is no one setting's own: it sets two, reads a file, or takes
+ * no value. --help lists it beside the first setting it sets. */
+struct config_composite {
+	const char *flag;
+	char letter;
+	const char *arg; /* NULL: takes no value */
+	size_t sets[2];  /* the settings it sets, by their place in struct obs_config */
+	int nsets;
+	int (*set)(struct obs_config *c, struct obs_sources *src, const char *text, char *err, size_t errlen);
 	const char *help;
 };
 
-extern const struct setting settings[S_COUNT];
+extern const struct config_composite config_composites[];
+extern const int config_ncomposites;
 
-/* Parses text into setting id; on a bad value writes what is wrong (a
- * phrase after the value, "is not a port: ...") into err and returns -1.
- * append adds to a list instead of replacing it. */
-int config_set(struct obs_config *c, enum setting_id id, const char *text, int append, char *err,
-	       size_t errlen);
+/* The row of the setting with this YAML key, or with its value at this
+ * offset in struct obs_config; -1 when none. */
+int config_find(const char *yaml);
+int config_find_at(size_t at);
+/* Parses text into setting id (a row of config_settings) as setting_parse does. */
+int config_set(struct obs_config *c, int id, const char *text, int append, char *err, size_t errlen);
 /* Records where setting id's value came from. */
-void config_source(struct obs_sources *src, enum setting_id id, const char *where);
+void config_source(struct obs_sources *src, int id, const char *where);
 
 #endif

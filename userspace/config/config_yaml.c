@@ -10,11 +10,10 @@
 
 #include <yaml.h>
 
+#include "config/config.h"
 #include "config/config_table.h"
 
-/* Sections of the file, and keys that only apply to an in-process exporter. */
-static const char *const sections[] = { "exporter", "exporter.prometheus", "exporter.redis",
-					"observer", "observer.buckets",    "observer.endpoint" };
+/* Keys that only apply to an in-process exporter. */
 static const char *const in_process[] = { "exporter.prometheus.multiproc_dir", "exporter.prometheus.ssl",
 					  "exporter.gunicorn", "exporter.cleanup" };
 
@@ -34,9 +33,10 @@ static int report(const struct ctx *x, const yaml_node_t *n, const char *fmt, co
 	return -1;
 }
 
-static size_t edit_distance(const char *a, const char *b)
+/* Between a and the first lb characters of b. */
+static size_t edit_distance(const char *a, const char *b, size_t lb)
 {
-	size_t la = strlen(a), lb = strlen(b), prev[128], cur[128];
+	size_t la = strlen(a), prev[128], cur[128];
 
 	if (la >= 127 || lb >= 127)
 		return (size_t)-1;
@@ -55,21 +55,40 @@ static size_t edit_distance(const char *a, const char *b)
 	return prev[lb];
 }
 
+/* The known keys are every setting's, then every section's: each dotted
+ * prefix of a setting's key. */
 const char *config_nearest_key(const char *key)
 {
-	const char *best = NULL;
-	size_t bestd = (size_t)-1, n = sizeof(sections) / sizeof(sections[0]);
+	static char best[128];
+	size_t bestd = (size_t)-1;
 
-	for (size_t i = 0; i < S_COUNT + n; i++) {
-		const char *k = i < S_COUNT ? settings[i].yaml : sections[i - S_COUNT];
-		size_t d = edit_distance(key, k);
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < config_nsettings; i++) {
+			const char *k = config_settings[i].yaml;
 
-		if (d < bestd) {
-			bestd = d;
-			best = k;
+			for (const char *end = pass ? strchr(k, '.') : k + strlen(k); end;
+			     end = pass ? strchr(end + 1, '.') : NULL) {
+				size_t d = edit_distance(key, k, (size_t)(end - k));
+
+				if (d < bestd && (size_t)(end - k) < sizeof(best)) {
+					bestd = d;
+					snprintf(best, sizeof(best), "%.*s", (int)(end - k), k);
+				}
+			}
 		}
 	}
 	return best;
+}
+
+/* A section: a dotted prefix of some setting's key. */
+static int is_section(const char *key)
+{
+	size_t n = strlen(key);
+
+	for (int i = 0; i < config_nsettings; i++)
+		if (strncmp(config_settings[i].yaml, key, n) == 0 && config_settings[i].yaml[n] == '.')
+			return 1;
+	return 0;
 }
 
 static int is_one_of(const char *key, const char *const *list, size_t n)
@@ -94,14 +113,6 @@ static int is_null(const yaml_node_t *n)
 	       (len == 4 && (!strncmp(v, "null", 4) || !strncmp(v, "Null", 4) || !strncmp(v, "NULL", 4)));
 }
 
-static int is_setting(const char *key)
-{
-	for (int i = 0; i < S_COUNT; i++)
-		if (strcmp(settings[i].yaml, key) == 0)
-			return 1;
-	return 0;
-}
-
 static const char *node_kind(const yaml_node_t *n)
 {
 	return n->type == YAML_MAPPING_NODE    ? "a mapping"
@@ -110,8 +121,8 @@ static const char *node_kind(const yaml_node_t *n)
 }
 
 /* A scalar's text, or a list of scalars joined by commas. */
-static int leaf_text(const struct ctx *x, const char *key, const yaml_node_t *n, enum setting_type t,
-		     char *out, size_t size)
+static int leaf_text(const struct ctx *x, const char *key, const yaml_node_t *n, int list, char *out,
+		     size_t size)
 {
 	size_t off = 0;
 
@@ -119,10 +130,8 @@ static int leaf_text(const struct ctx *x, const char *key, const yaml_node_t *n,
 		snprintf(out, size, "%.*s", (int)n->data.scalar.length, (const char *)n->data.scalar.value);
 		return 0;
 	}
-	if (n->type != YAML_SEQUENCE_NODE || (t != T_PIDS && t != T_BUCKETS))
-		return report(x, n,
-			      t == T_PIDS || t == T_BUCKETS ? "%s must be a list, not %s"
-							    : "%s must be a single value, not %s",
+	if (n->type != YAML_SEQUENCE_NODE || !list)
+		return report(x, n, list ? "%s must be a list, not %s" : "%s must be a single value, not %s",
 			      key, node_kind(n));
 	out[0] = '\0';
 	for (yaml_node_item_t *i = n->data.sequence.items.start; i < n->data.sequence.items.top; i++) {
@@ -139,25 +148,27 @@ static int leaf_text(const struct ctx *x, const char *key, const yaml_node_t *n,
 	return 0;
 }
 
-static int apply_leaf(const struct ctx *x, const char *key, const yaml_node_t *n)
+/* Sets setting id from its node; "" when the node is null and the setting
+ * takes that (the Python exporter's "password: null"). */
+static int apply_leaf(const struct ctx *x, int id, const char *key, const yaml_node_t *n)
 {
+	const struct setting *s = &config_settings[id];
 	char text[1024], err[256], where[OBS_SOURCE_LEN];
 
-	for (int i = 0; i < S_COUNT; i++) {
-		if (strcmp(settings[i].yaml, key) != 0)
-			continue;
-		if (leaf_text(x, key, n, settings[i].type, text, sizeof(text)))
-			return -1;
-		if (config_set(x->c, (enum setting_id)i, text, 0, err, sizeof(err))) {
-			fprintf(stderr, "%s:%zu:%zu: %s '%s' %s\n", x->path, n->start_mark.line + 1,
-				n->start_mark.column + 1, key, i == S_RPASS ? "***" : text, err);
-			return -1;
-		}
-		snprintf(where, sizeof(where), "file %s:%zu", x->path, n->start_mark.line + 1);
-		config_source(x->src, (enum setting_id)i, where);
-		return 0;
+	if (is_null(n) && !(s->flags & SET_NULL_EMPTY))
+		return report(x, n, "%s %s", key, "has no value: give one or remove the key");
+	if (is_null(n))
+		text[0] = '\0';
+	else if (leaf_text(x, key, n, setting_is_list(s), text, sizeof(text)))
+		return -1;
+	if (setting_parse(s, x->c, text, 0, err, sizeof(err))) {
+		fprintf(stderr, "%s:%zu:%zu: %s '%s' %s\n", x->path, n->start_mark.line + 1,
+			n->start_mark.column + 1, key, s->flags & SET_SECRET ? "***" : text, err);
+		return -1;
 	}
-	return 1; /* not a setting */
+	snprintf(where, sizeof(where), "file %s:%zu", x->path, n->start_mark.line + 1);
+	config_source(x->src, id, where);
+	return 0;
 }
 
 static int walk(const struct ctx *x, const char *prefix, const yaml_node_t *map)
@@ -166,7 +177,7 @@ static int walk(const struct ctx *x, const char *prefix, const yaml_node_t *map)
 		const yaml_node_t *k = yaml_document_get_node(x->doc, p->key);
 		const yaml_node_t *v = yaml_document_get_node(x->doc, p->value);
 		char key[256];
-		int rc;
+		int id;
 
 		if (!k || !v || k->type != YAML_SCALAR_NODE)
 			return report(x, k ? k : map, "%s%s", prefix,
@@ -180,7 +191,7 @@ static int walk(const struct ctx *x, const char *prefix, const yaml_node_t *map)
 			    x->path, k->start_mark.line + 1, k->start_mark.column + 1, key);
 			continue;
 		}
-		if (is_one_of(key, sections, sizeof(sections) / sizeof(sections[0]))) {
+		if (is_section(key)) {
 			if (is_null(v))
 				continue; /* "observer:" with nothing under it */
 			if (v->type != YAML_MAPPING_NODE)
@@ -189,25 +200,15 @@ static int walk(const struct ctx *x, const char *prefix, const yaml_node_t *map)
 				return -1;
 			continue;
 		}
-		if (is_null(v) && strcmp(key, settings[S_RPASS].yaml) == 0) {
-			char where[OBS_SOURCE_LEN];
-
-			x->c->redis.password[0] = '\0'; /* "password: null": no AUTH */
-			snprintf(where, sizeof(where), "file %s:%zu", x->path, v->start_mark.line + 1);
-			config_source(x->src, S_RPASS, where);
-			continue;
-		}
-		if (is_null(v) && is_setting(key))
-			return report(x, v, "%s %s", key, "has no value: give one or remove the key");
-		rc = apply_leaf(x, key, v);
-		if (rc < 0)
-			return -1;
-		if (rc > 0) {
+		id = config_find(key);
+		if (id < 0) {
 			fprintf(stderr, "%s:%zu:%zu: unknown key %s: did you mean %s?\n", x->path,
 				k->start_mark.line + 1, k->start_mark.column + 1, key,
 				config_nearest_key(key));
 			return -1;
 		}
+		if (apply_leaf(x, id, key, v))
+			return -1;
 	}
 	return 0;
 }

@@ -15,7 +15,7 @@
 #include <bpf/btf.h>
 
 #include "kernel/loader.h"
-#include "kernel/map_walk.h"
+#include "kernel/maps.h"
 #include "lib/log.h"
 #include "observer.skel.h"
 
@@ -433,14 +433,14 @@ int loader_track(struct loader *l, pid_t pid, pid_t master, int role)
 	__u32 key = (__u32)pid;
 	int err = 0;
 
-	if (bpf_map_update_elem(l->procs_fd, &key, &p, BPF_ANY)) {
+	if (map_update(l->procs_fd, &key, &p, BPF_ANY)) {
 		log_warn("cannot track pid %d: %s", (int)pid, strerror(errno));
 		return -1;
 	}
 	if (role != OBS_ROLE_WORKER)
 		return 0;
 	/* a worker forked while we were scanning already has its entry */
-	if (bpf_map_update_elem(l->stats_fd, &key, &st, BPF_NOEXIST) && errno != EEXIST) {
+	if (map_update(l->stats_fd, &key, &st, BPF_NOEXIST) && errno != EEXIST) {
 		if (errno == E2BIG) /* full: counted as the fork tracepoint counts it */
 			__atomic_fetch_add(&l->drops[OBS_DROP_STATS_MAP_FULL], 1, __ATOMIC_RELAXED);
 		else
@@ -456,5 +456,5 @@ void loader_untrack(struct loader *l, pid_t pid)
 	__u32 key = (__u32)pid;
 
 	worker_bit(l, pid, 0);
-	bpf_map_delete_elem(l->procs_fd, &key);
+	map_delete(l->procs_fd, &key);
 }

@@ -76,9 +76,6 @@ struct worker_rec *registry_worker(struct registry *r, pid_t pid, int create)
 	r->nw++;
 	memset(&r->w[i], 0, sizeof(r->w[i]));
 	r->w[i].pid = pid;
-	r->w[i].cpu_percent = -1;
-	r->w[i].hb.fd = -1;
-	r->w[i].hb_tried = -1e9;
 	return &r->w[i];
 }
 

@@ -3,8 +3,7 @@
 #ifndef OBS_REGISTRY_H
 #define OBS_REGISTRY_H
 
-#include "host/heartbeat.h"
-#include "host/discover.h"
+#include "host/gargs.h"
 #include "host/k8s.h"
 #include "model/lifecycle.h"
 #include "model/snapshot.h"
@@ -24,12 +23,8 @@ struct master_rec {
 struct worker_rec {
 	pid_t pid;
 	pid_t master;
-	double start_t; /* CLOCK_BOOTTIME seconds of its fork, 0 when unknown */
-	struct worker_fate fate;
-	double cpu_prev_s, cpu_prev_t; /* the previous CPU sample */
-	double cpu_percent;            /* over the last sampling interval; < 0 before two samples */
-	struct hb_file hb;             /* its heartbeat file; fd -1 until found */
-	double hb_tried;               /* CLOCK_MONOTONIC of the last search that left it unknown */
+	double start_t;          /* CLOCK_BOOTTIME seconds of its fork, 0 when unknown */
+	struct worker_fate fate; /* what may explain its exit */
 };
 
 struct registry {

@@ -9,32 +9,11 @@
 
 #include <bpf/bpf.h>
 
+#include "kernel/maps.h"
 #include "lib/log.h"
 #include "model/saved.h"
 
-#define SAVED_NAME  "saved_masters"
-#define SAVED_MAX   1024
-#define SAVED_CODES 64
-
-struct saved_key {
-	__u32 pid;
-	__u32 pad;
-	__u64 start_ticks;
-};
-
-struct saved_master {
-	__u64 requests;
-	__u64 dur_sum_ns;
-	__u64 dur_buckets[OBS_MAX_DUR_BOUNDS + 1];
-	__u64 exits[EXIT_REASONS];
-	__u64 restarts[EXIT_REASONS];
-	__u32 ncodes;
-	__u32 pad;
-	struct {
-		__u64 code;
-		__u64 count;
-	} codes[SAVED_CODES];
-};
+#define SAVED_NAME "saved_masters"
 
 static int fits(int fd)
 {
@@ -87,7 +66,7 @@ void saved_restore(int fd, struct master_rec *m)
 	if (fd < 0 || m->restored)
 		return;
 	m->restored = 1;
-	if (bpf_map_lookup_elem(fd, &k, &v))
+	if (map_lookup(fd, &k, &v))
 		return;
 	m->retired.requests += v.requests;
 	m->retired.dur_sum_ns += v.dur_sum_ns;
@@ -125,7 +104,7 @@ static void store_one(int fd, const struct master_rec *m)
 		v.codes[v.ncodes].code = m->retired.codes.v[i].code;
 		v.codes[v.ncodes++].count = m->retired.codes.v[i].count;
 	}
-	if (bpf_map_update_elem(fd, &k, &v, BPF_ANY))
+	if (map_update(fd, &k, &v, BPF_ANY))
 		log_debug("cannot save the totals of master %d: %s", (int)m->pid, strerror(errno));
 }
 
@@ -148,12 +127,12 @@ void saved_store(int fd, const struct registry *r)
 	for (size_t i = 0; i < r->n; i++)
 		if (r->v[i].restored)
 			store_one(fd, &r->v[i]);
-	while (ngone < sizeof(gone) / sizeof(gone[0]) && bpf_map_get_next_key(fd, prev, &next) == 0) {
+	while (ngone < sizeof(gone) / sizeof(gone[0]) && map_next_key(fd, prev, &next) == 0) {
 		k = next;
 		prev = &k;
 		if (!known(r, &k))
 			gone[ngone++] = k;
 	}
 	for (size_t i = 0; i < ngone; i++)
-		bpf_map_delete_elem(fd, &gone[i]);
+		map_delete(fd, &gone[i]);
 }

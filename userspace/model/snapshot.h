@@ -1,5 +1,9 @@
 /* snapshot.h - one consistent read of everything the observer knows, as
- * plain C data. collect.c fills it; the renderers only read it. */
+ * plain C data: model/build.c makes it from a kernel read, the registry and
+ * a host sample; the series model (model/series.h) and every renderer only
+ * read it. It is shared (counted references) by the renderers that use it
+ * at once, a scrape and a Redis mirror pass among them, and never changes
+ * once built. */
 #ifndef OBS_SNAPSHOT_H
 #define OBS_SNAPSHOT_H
 
@@ -7,26 +11,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "host/discover.h"
-#include "kernel/loader.h"
+#include "host/gargs.h"
 #include "host/k8s.h"
-#include "model/lifecycle.h"
 #include "host/listeners.h"
+#include "host/sample.h"
+#include "kernel/kread.h"
+#include "lib/codes.h"
+#include "model/lifecycle.h"
 #include "observer.h"
-
-struct code_count {
-	uint32_t code;
-	uint64_t count;
-};
-
-/* Counts by status code, sorted by code. */
-struct code_list {
-	struct code_count *v;
-	size_t n, cap;
-};
-
-int codes_add(struct code_list *l, uint32_t code, uint64_t count);
-void codes_free(struct code_list *l);
 
 /* Request totals of a master: all its workers, gone ones included. */
 struct totals {
@@ -49,13 +41,7 @@ struct worker_snap {
 	struct obs_worker_stats st; /* as the kernel keeps them */
 	struct code_list codes;
 	enum worker_state state;
-	double heartbeat_age; /* seconds; < 0 before the first heartbeat is seen */
-	int have_proc;        /* the /proc figures below were read */
-	double rss_bytes;
-	double cpu_seconds;
-	double cpu_percent; /* < 0 before two samples */
-	double start_time;  /* unix seconds */
-	double uptime;
+	struct worker_host host; /* /proc and heartbeat */
 };
 
 struct master_snap {
@@ -80,22 +66,19 @@ struct bounds {
 	size_t nsize;
 };
 
-/* BPF maps whose entries come and go with connections, threads, processes
- * and workers: a count that does not return to its baseline is a leak. */
-enum self_map {
-	SELF_MAP_CONNS = 0,
-	SELF_MAP_STASH,
-	SELF_MAP_PROCS,
-	SELF_MAP_STATS,
-	SELF_MAP_CODES,
-	SELF_MAP_MSIGS,
-	SELF_MAP_COUNT,
-};
-
-struct map_fill {
-	uint32_t entries;  /* counted at scrape */
-	uint32_t capacity; /* max_entries */
-	int ok;            /* 0 when the map could not be read */
+/* What the observer says of itself. */
+struct self_snap {
+	uint64_t drops[OBS_DROP_MAX];
+	uint64_t map_read_failures;
+	struct map_fill maps[KMAP_COUNT];
+	const struct bpf_mem *bpf_mem; /* the loader's, not the snapshot's */
+	size_t nbpf_mem;
+	double rss_bytes;      /* its own resident set, 0 when unknown */
+	double scrape_seconds; /* the previous /metrics, request to last byte */
+	int mirror;            /* the Redis mirror runs: redis_up and redis_errors are shown */
+	int redis_up;
+	unsigned long long redis_errors;
+	const char *version, *libbpf_version, *kernel, *data_plane;
 };
 
 struct snapshot {
@@ -103,16 +86,21 @@ struct snapshot {
 	size_t nmasters;
 	struct worker_snap *workers; /* grouped by master, masters' order */
 	size_t nworkers;
-	uint64_t drops[OBS_DROP_MAX];
-	uint64_t map_read_failures;
-	struct map_fill maps[SELF_MAP_COUNT];
-	const struct bpf_mem *bpf_mem; /* the loader's, not the snapshot's */
-	size_t nbpf_mem;
-	double rss_bytes; /* the observer's own resident set, 0 when unknown */
 	struct bounds bounds;
-	const char *version, *libbpf_version, *kernel, *data_plane;
+	struct self_snap self;
+	double taken; /* CLOCK_MONOTONIC seconds of the read */
+	int refs;
 };
 
-void snapshot_free(struct snapshot *s);
+/* A snapshot with one reference, empty; NULL when memory ran out. */
+struct snapshot *snapshot_new(void);
+/* Another holder of s. */
+struct snapshot *snapshot_ref(struct snapshot *s);
+/* Drops a reference; the last one frees s. NULL is ignored. */
+void snapshot_unref(struct snapshot *s);
+/* Frees what s holds (not s): for a snapshot made in place, as tests do. */
+void snapshot_clear(struct snapshot *s);
+/* The master of pid in s, NULL when s has none. */
+const struct master_snap *snapshot_master(const struct snapshot *s, pid_t pid);
 
 #endif

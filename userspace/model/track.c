@@ -5,8 +5,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "model/collect.h"
 #include "host/discover.h"
+#include "kernel/kread.h"
+#include "lib/clock.h"
 #include "model/lifecycle.h"
 #include "lib/log.h"
 #include "model/saved.h"
@@ -231,11 +232,14 @@ static void on_exit_event(struct tracker *t, const struct obs_event *e)
 
 		r = classify_exit(e->code, w ? &w->fate : &none);
 		life_exit(&m->life, r, event_time(e));
-		if (collect_worker_stats(t->ld, (pid_t)e->pid, &st))
+		if (kread_worker_stats(t->ld, (pid_t)e->pid, &st))
 			st.requests = 0;
 		log_worker_exit(m, e, w, r, st.requests);
 	}
 	registry_drop_worker(&t->reg, (pid_t)e->pid);
+	/* a moment for the worker's sockets, closed after its exit event */
+	if (!t->retire_at)
+		t->retire_at = clock_seconds(CLOCK_MONOTONIC) + TRACK_RETIRE_AFTER_EXIT_S;
 }
 
 int tracker_on_event(void *ctx, void *data, size_t len)
@@ -245,6 +249,8 @@ int tracker_on_event(void *ctx, void *data, size_t len)
 
 	if (len < sizeof(*e))
 		return 0;
+	if (e->type != OBS_EV_SIGNAL && e->type != OBS_EV_OOM)
+		t->generation++;
 	switch (e->type) {
 	case OBS_EV_EXEC:
 		on_exec(t, e);

@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "render/expo.h"
+#include "lib/promtext.h"
 #include "redis/merge.h"
-#include "redis/redis_keys.h"
+#include "redis/records.h"
 #include "lib/vec.h"
 
 enum kind { K_BUCKET, K_SUM, K_OTHER };
@@ -38,19 +38,6 @@ static size_t put(struct strbuf *a, const char *s)
 
 	sb_append(a, s, strlen(s) + 1);
 	return off;
-}
-
-/* [a-zA-Z_][a-zA-Z0-9_]*, and ':' too in a metric name. */
-static int name_ok(const char *s, int metric)
-{
-	for (const char *p = s; *p; p++) {
-		char c = *p;
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (metric && c == ':') ||
-		      (p > s && c >= '0' && c <= '9')))
-			return 0;
-	}
-	return *s != '\0';
 }
 
 static const char *key_type(const char *data_key)
@@ -96,7 +83,7 @@ void merge_add(struct merge *m, const char *data_key, const char *orig, const ch
 	e.ts = ts ? strtod(ts, NULL) : 0;
 	sample = k.buf.data + k.sample;
 	slen = strlen(sample);
-	if (end == value || !name_ok(sample, 1) || !name_ok(k.buf.data + k.family, 1) ||
+	if (end == value || !pt_name_ok(sample, 1) || !pt_name_ok(k.buf.data + k.family, 1) ||
 	    vec_grow((void **)&m->v, m->n, &m->cap, sizeof(e), 1024))
 		goto skip;
 	for (size_t i = 0; i < k.nlabels; i++)
@@ -105,7 +92,7 @@ void merge_add(struct merge *m, const char *data_key, const char *orig, const ch
 	for (size_t i = 0; i < k.nlabels; i++) {
 		const char *name = k.buf.data + k.name[idx[i]], *v = k.buf.data + k.value[idx[i]];
 
-		if (!name_ok(name, 0))
+		if (!pt_name_ok(name, 0))
 			goto skip;
 		if (!strcmp(name, "le") && !strcmp(e.type, "histogram") && slen > 7 &&
 		    !strcmp(sample + slen - 7, "_bucket")) {
@@ -115,7 +102,7 @@ void merge_add(struct merge *m, const char *data_key, const char *orig, const ch
 			continue;
 		}
 		sb_printf(&lb, "%s%s=\"", lb.len ? "," : "", name);
-		expo_escape(&lb, v);
+		pt_escape(&lb, v);
 		sb_puts(&lb, "\"");
 	}
 	if (!strcmp(e.type, "histogram") && e.kind != K_BUCKET) {
@@ -155,31 +142,10 @@ static int cmp_entry(const void *a, const void *b, void *arg)
 	return c;
 }
 
-static void value(struct strbuf *out, double v)
-{
-	char buf[32];
-
-	if (isnan(v))
-		sb_puts(out, "NaN");
-	else if (isinf(v))
-		sb_puts(out, v > 0 ? "+Inf" : "-Inf");
-	else {
-		rk_fmt_double(v, buf);
-		sb_puts(out, buf);
-	}
-}
-
 static void help_line(struct strbuf *out, const char *name, const char *help, const char *type)
 {
 	sb_printf(out, "# HELP %s ", name);
-	for (; *help; help++) {
-		if (*help == '\\')
-			sb_puts(out, "\\\\");
-		else if (*help == '\n')
-			sb_puts(out, "\\n");
-		else
-			sb_append(out, help, 1);
-	}
+	pt_help(out, help);
 	sb_printf(out, "\n# TYPE %s %s\n", name, type);
 }
 
@@ -200,7 +166,7 @@ static void sample_line(struct strbuf *out, const char *name, const char *labels
 		sb_puts(out, "}");
 	}
 	sb_puts(out, " ");
-	value(out, v);
+	pt_number(out, v);
 	sb_puts(out, "\n");
 }
 

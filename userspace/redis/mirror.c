@@ -1,5 +1,5 @@
 /* mirror.c - the Redis mirror thread. The main thread only swaps a pointer
- * under a mutex (mirror_publish); the thread converts the text to records,
+ * under a mutex (mirror_publish); the thread makes the snapshot's records,
  * connects when it must (AUTH, SELECT, timeouts, capped exponential backoff)
  * and writes a pass as one pipelined round trip. It logs one line when the
  * mirror comes up and one when it goes down, never one per failed pass. */
@@ -16,7 +16,8 @@
 
 #include "lib/log.h"
 #include "redis/mirror.h"
-#include "redis/redis_keys.h"
+#include "lib/clock.h"
+#include "redis/records.h"
 
 #define CONNECT_TIMEOUT_S 2
 #define COMMAND_TIMEOUT_S 5
@@ -33,8 +34,7 @@ struct mirror {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	/* under lock */
-	char *pending;
-	size_t pending_len;
+	struct snapshot *pending;
 	int stop;
 	int up;
 	unsigned long long errors;
@@ -44,14 +44,6 @@ struct mirror {
 	double backoff, next_try;
 	char why[160]; /* what failed in the current pass */
 };
-
-static double mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void drop_connection(struct mirror *m)
 {
@@ -162,17 +154,17 @@ static int write_pass(struct mirror *m, const struct redis_records *rs)
 	return rc;
 }
 
-/* One pass over the text; 0 when Redis has it. */
-static int pass(struct mirror *m, const char *text, size_t len)
+/* One pass over the snapshot; 0 when Redis has it. */
+static int pass(struct mirror *m, const struct snapshot *s)
 {
 	struct redis_records rs;
 	int rc;
 
-	if (!m->rc && mono_now() < m->next_try)
+	if (!m->rc && clock_seconds(CLOCK_MONOTONIC) < m->next_try)
 		return -1; /* backing off; m->why still says why */
 	if (!m->rc && connect_redis(m))
 		return -1;
-	if (redis_keys_build(text, len, m->cfg.prefix, m->node, m->self, &rs)) {
+	if (redis_records_build(s, m->cfg.prefix, m->node, m->self, &rs)) {
 		snprintf(m->why, sizeof(m->why), "out of memory");
 		return -1;
 	}
@@ -193,7 +185,7 @@ static void note_result(struct mirror *m, int ok)
 		return;
 	}
 	if (!m->rc) {
-		double now = mono_now();
+		double now = clock_seconds(CLOCK_MONOTONIC);
 
 		if (now >= m->next_try) {
 			m->backoff = m->backoff ? m->backoff * 2 : BACKOFF_FIRST_S;
@@ -215,20 +207,18 @@ static void *run(void *arg)
 
 	pthread_mutex_lock(&m->lock);
 	for (;;) {
-		char *text;
-		size_t len;
+		struct snapshot *s;
 		int ok;
 
 		while (!m->stop && !m->pending)
 			pthread_cond_wait(&m->wake, &m->lock);
 		if (m->stop)
 			break;
-		text = m->pending;
-		len = m->pending_len;
+		s = m->pending;
 		m->pending = NULL;
 		pthread_mutex_unlock(&m->lock);
-		ok = pass(m, text, len) == 0;
-		free(text);
+		ok = pass(m, s) == 0;
+		snapshot_unref(s);
 		note_result(m, ok);
 		pthread_mutex_lock(&m->lock);
 		m->up = ok;
@@ -277,21 +267,17 @@ struct mirror *mirror_start(const struct obs_redis_config *c)
 	return m;
 }
 
-void mirror_publish(struct mirror *m, const char *exposition, size_t len)
+void mirror_publish(struct mirror *m, struct snapshot *s)
 {
-	char *copy = malloc(len + 1), *old;
+	struct snapshot *old;
 
-	if (!copy)
-		return; /* the next pass will try again */
-	memcpy(copy, exposition, len);
-	copy[len] = '\0';
+	snapshot_ref(s);
 	pthread_mutex_lock(&m->lock);
 	old = m->pending;
-	m->pending = copy;
-	m->pending_len = len;
+	m->pending = s;
 	pthread_cond_signal(&m->wake);
 	pthread_mutex_unlock(&m->lock);
-	free(old);
+	snapshot_unref(old);
 }
 
 void mirror_stats(struct mirror *m, int *up, unsigned long long *errors)
@@ -300,22 +286,6 @@ void mirror_stats(struct mirror *m, int *up, unsigned long long *errors)
 	*up = m->up;
 	*errors = m->errors;
 	pthread_mutex_unlock(&m->lock);
-}
-
-void mirror_render(struct mirror *m, struct strbuf *out)
-{
-	unsigned long long errors;
-	int up;
-
-	mirror_stats(m, &up, &errors);
-	sb_printf(out,
-		  "# HELP gunicorn_observer_redis_up 1 when the last Redis mirror pass was written.\n"
-		  "# TYPE gunicorn_observer_redis_up gauge\n"
-		  "gunicorn_observer_redis_up %d\n"
-		  "# HELP gunicorn_observer_redis_errors_total Redis mirror passes that were not written.\n"
-		  "# TYPE gunicorn_observer_redis_errors_total counter\n"
-		  "gunicorn_observer_redis_errors_total %llu\n",
-		  up, errors);
 }
 
 void mirror_stop(struct mirror *m)
@@ -327,7 +297,7 @@ void mirror_stop(struct mirror *m)
 	pthread_cond_signal(&m->wake);
 	pthread_mutex_unlock(&m->lock);
 	pthread_join(m->thread, NULL);
-	free(m->pending);
+	snapshot_unref(m->pending);
 	pthread_mutex_destroy(&m->lock);
 	pthread_cond_destroy(&m->wake);
 	free(m);

@@ -1,6 +1,6 @@
 /* mirror.h - the Redis mirror: a thread of its own that owns the hiredis
- * connection and writes each exposition handed to it in the Python
- * exporter's layout (redis_keys.h), so a slow or dead Redis never delays the
+ * connection and writes each snapshot handed to it in the Python
+ * exporter's layout (records.h), so a slow or dead Redis never delays the
  * main loop or a scrape. */
 #ifndef OBS_MIRROR_H
 #define OBS_MIRROR_H
@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 #include "config/config.h"
-#include "lib/strbuf.h"
+#include "model/snapshot.h"
 
 struct mirror;
 
@@ -16,15 +16,14 @@ struct mirror;
  * (after one line on stderr) when the thread cannot start. The node label
  * of every record is this host's name. */
 struct mirror *mirror_start(const struct obs_redis_config *c);
-/* Hands over a copy of the latest exposition; the thread writes it at once
- * as one pipelined pass (HSET, HSETNX, EXPIRE). Never blocks on Redis: an
- * exposition not yet written is replaced by the newer one. Call it every
- * interval_s, so every key's TTL is refreshed even when nothing changed. */
-void mirror_publish(struct mirror *m, const char *exposition, size_t len);
+/* Hands over the latest snapshot (the thread takes a reference); the thread
+ * writes it at once as one pipelined pass (HSET, HSETNX, EXPIRE). Never
+ * blocks on Redis: a snapshot not yet written is replaced by the newer one.
+ * Call it every interval_s, so every key's TTL is refreshed even when
+ * nothing changed. */
+void mirror_publish(struct mirror *m, struct snapshot *s);
 /* up: 1 when the last pass was written; errors: passes that were not. */
 void mirror_stats(struct mirror *m, int *up, unsigned long long *errors);
-/* Appends gunicorn_observer_redis_up and gunicorn_observer_redis_errors_total. */
-void mirror_render(struct mirror *m, struct strbuf *out);
 /* Stops the thread (waits for a pass in progress) and frees m. */
 void mirror_stop(struct mirror *m);
 

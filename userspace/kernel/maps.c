@@ -1,17 +1,17 @@
-/* map_walk.c - whole BPF maps read in batches (BPF_MAP_LOOKUP_BATCH): a few
- * syscalls for a full map, where a walk by key takes two an entry; the read
- * of every scrape and of every cleanup goes through here. */
+/* maps.c - the BPF maps through the bpf(2) syscalls: whole maps read in
+ * batches (BPF_MAP_LOOKUP_BATCH), a few syscalls for a full map where a walk
+ * by key takes two an entry; and deletion by a predicate on top of the layer. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <bpf/bpf.h>
 
-#include "kernel/map_walk.h"
+#include "kernel/maps.h"
 
 enum { BATCH = 1024 };
 
-long map_walk(int fd, map_entry_fn fn, void *ctx, __u32 *max_entries)
+static long bpf_walk(int fd, map_entry_fn fn, void *ctx, __u32 *max_entries)
 {
 	struct bpf_map_info info = { 0 };
 	__u32 len = sizeof(info);
@@ -49,6 +49,45 @@ long map_walk(int fd, map_entry_fn fn, void *ctx, __u32 *max_entries)
 	return total;
 }
 
+static int bpf_lookup(int fd, const void *key, void *value)
+{
+	return bpf_map_lookup_elem(fd, key, value);
+}
+
+static int bpf_update(int fd, const void *key, const void *value, __u64 flags)
+{
+	return bpf_map_update_elem(fd, key, value, flags);
+}
+
+static int bpf_remove(int fd, const void *key)
+{
+	return bpf_map_delete_elem(fd, key);
+}
+
+static int bpf_next_key(int fd, const void *key, void *next)
+{
+	return bpf_map_get_next_key(fd, key, next);
+}
+
+static __u32 bpf_key_size(int fd)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.key_size;
+}
+
+const struct map_ops map_ops_bpf = {
+	.walk = bpf_walk,
+	.lookup = bpf_lookup,
+	.update = bpf_update,
+	.remove = bpf_remove,
+	.next_key = bpf_next_key,
+	.key_size = bpf_key_size,
+};
+
+const struct map_ops *map_ops = &map_ops_bpf;
+
 struct picked {
 	map_pick_fn pick;
 	void *ctx;
@@ -81,18 +120,15 @@ static void gather(const void *key, const void *value, void *ctx)
 
 long map_delete_if(int fd, map_pick_fn pick, void *ctx)
 {
-	struct bpf_map_info info = { 0 };
-	__u32 len = sizeof(info);
-	struct picked p = { .pick = pick, .ctx = ctx };
+	struct picked p = { .pick = pick, .ctx = ctx, .key_size = map_ops->key_size(fd) };
 	long n;
 
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+	if (!p.key_size)
 		return -1;
-	p.key_size = info.key_size;
 	/* the keys first: a walk of a hash map that deletes as it goes restarts */
 	n = map_walk(fd, gather, &p, NULL);
 	for (size_t i = 0; i < p.n; i++)
-		bpf_map_delete_elem(fd, p.keys + i * p.key_size);
+		map_delete(fd, p.keys + i * p.key_size);
 	free(p.keys);
 	return n < 0 ? -1 : (long)p.n;
 }

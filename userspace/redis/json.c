@@ -1,11 +1,11 @@
-/* redis_json.c - the JSON of the Redis layout's original_key, both ways:
+/* json.c - the JSON of the Redis layout's original_key, both ways:
  * strings written exactly as Python's json.dumps writes them (ensure_ascii,
  * so every key is ASCII and its md5 is the one Python computes), and the
  * [family, sample, {labels}, help] array read back by the aggregator. */
 #include <stdint.h>
 #include <string.h>
 
-#include "redis/redis_keys.h"
+#include "redis/records.h"
 
 /* Decodes one UTF-8 code point at s (n bytes left); returns its length, or
  * 0 for an invalid sequence. */

@@ -1,18 +1,103 @@
-/* redis_keys.c - turns our text exposition into the Redis records of the
- * Python exporter's layout (see redis_keys.h). Pure: no I/O, no Redis. It
+/* oracle_redis_keys.c - the Redis mirror's records as they were made before
+ * the series model: parsed back from the text exposition (redis_keys.c of
+ * cb4040f, with the JSON string writer of its redis_json.c), kept as the
+ * oracle of tests/test_same_as_before.c. Only renamed oracle_*; compiled
+ * into that test alone (it #includes this file), never into the product.
+ *
+ * The old header comment: turns our text exposition into the Redis records
+ * of the Python exporter's layout (see redis_keys.h). Pure: no I/O, no Redis. It
  * relies on expo_render's order: a histogram's buckets come together, in
  * ascending le, so each bucket's own count is the difference from the
  * previous bucket of the same series. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
 
-#include "redis/redis_keys.h"
+#include "oracle_redis_keys.h"
 #include "lib/vec.h"
 
 #define MAX_LABELS 32
+
+/* Decodes one UTF-8 code point at s (n bytes left); returns its length, or
+ * 0 for an invalid sequence. */
+static size_t oracle_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	size_t len;
+	uint32_t c, min;
+
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	if ((s[0] & 0xe0) == 0xc0) {
+		len = 2;
+		min = 0x80;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		len = 3;
+		min = 0x800;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		len = 4;
+		min = 0x10000;
+	} else {
+		return 0;
+	}
+	c = s[0] & (0x7f >> len);
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (s[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return len;
+}
+
+void oracle_json_string(struct strbuf *out, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+
+	sb_append(out, "\"", 1);
+	while (i < n) {
+		uint32_t c;
+		size_t len = oracle_utf8_decode(p + i, n - i, &c);
+
+		if (!len) {
+			c = 0xfffd;
+			len = 1;
+		}
+		i += len;
+		if (c == '"' || c == '\\') {
+			char e[2] = { '\\', (char)c };
+			sb_append(out, e, 2);
+		} else if (c >= 0x20 && c < 0x7f) {
+			char ch = (char)c;
+			sb_append(out, &ch, 1);
+		} else if (c == '\n') {
+			sb_puts(out, "\\n");
+		} else if (c == '\r') {
+			sb_puts(out, "\\r");
+		} else if (c == '\t') {
+			sb_puts(out, "\\t");
+		} else if (c == '\b') {
+			sb_puts(out, "\\b");
+		} else if (c == '\f') {
+			sb_puts(out, "\\f");
+		} else if (c < 0x10000) {
+			sb_printf(out, "\\u%04x", c);
+		} else {
+			c -= 0x10000;
+			sb_printf(out, "\\u%04x\\u%04x", 0xd800 + (c >> 10), 0xdc00 + (c & 0x3ff));
+		}
+	}
+	sb_append(out, "\"", 1);
+}
 
 struct label {
 	const char *name;
@@ -43,7 +128,7 @@ struct parse {
 	pid_t self;
 };
 
-int rk_md5_hex(const char *s, size_t n, char hex[33])
+int oracle_md5_hex(const char *s, size_t n, char hex[33])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int len = 0;
@@ -218,9 +303,9 @@ static void original_key(struct parse *ps, const struct sample *sm, const char *
 	qsort(l, nl, sizeof(l[0]), by_name);
 	js->len = 0;
 	sb_append(js, "[", 1);
-	rk_json_string(js, family, flen);
+	oracle_json_string(js, family, flen);
 	sb_puts(js, ", ");
-	rk_json_string(js, sm->name, sm->nlen);
+	oracle_json_string(js, sm->name, sm->nlen);
 	sb_puts(js, ", {");
 	for (size_t i = 0; i < nl; i++) {
 		const char *v = l[i].value == SIZE_MAX ? ps->node
@@ -229,12 +314,12 @@ static void original_key(struct parse *ps, const struct sample *sm, const char *
 
 		if (i)
 			sb_puts(js, ", ");
-		rk_json_string(js, l[i].name, l[i].nlen);
+		oracle_json_string(js, l[i].name, l[i].nlen);
 		sb_puts(js, ": ");
-		rk_json_string(js, v, l[i].vlen);
+		oracle_json_string(js, v, l[i].vlen);
 	}
 	sb_puts(js, "}, ");
-	rk_json_string(js, help->data ? help->data : "", help->len);
+	oracle_json_string(js, help->data ? help->data : "", help->len);
 	sb_append(js, "]", 1);
 }
 
@@ -254,7 +339,7 @@ static int label_pid(struct parse *ps, const struct sample *sm, const char *name
 	return 1;
 }
 
-void rk_fmt_double(double v, char out[32])
+void oracle_fmt_double(double v, char out[32])
 {
 	for (int p = 1; p <= 17; p++) {
 		snprintf(out, 32, "%.*g", p, v);
@@ -290,16 +375,16 @@ static void bucket_value(struct parse *ps, const struct sample *sm, char out[32]
 	sb_append(&ps->base, sig.data ? sig.data : "", sig.len);
 	ps->prev_bucket = v;
 	sb_free(&sig);
-	rk_fmt_double(own, out);
+	oracle_fmt_double(own, out);
 }
 
-static int add_record(struct parse *ps, struct redis_records *out, const struct sample *sm)
+static int add_record(struct parse *ps, struct oracle_records *out, const struct sample *sm)
 {
 	const char *type = "gauge_all", *typ = "gauge", *family = ps->family;
 	const struct strbuf none = { 0 }, *help = &ps->help;
 	size_t flen = strlen(family);
 	char pid[16], md5[33], bval[32];
-	struct redis_record *r;
+	struct oracle_record *r;
 	int bucket = 0;
 
 	if (!strcmp(ps->type, "histogram") && suffix_is(sm, ps->family, "_count"))
@@ -320,7 +405,7 @@ static int add_record(struct parse *ps, struct redis_records *out, const struct 
 	if (!label_pid(ps, sm, "worker_pid", pid) && !label_pid(ps, sm, "master_pid", pid))
 		snprintf(pid, sizeof(pid), "%d", (int)ps->self);
 	original_key(ps, sm, family, flen, help);
-	if (ps->json.oom || rk_md5_hex(ps->json.data, ps->json.len, md5))
+	if (ps->json.oom || oracle_md5_hex(ps->json.data, ps->json.len, md5))
 		return -1;
 	if (bucket)
 		bucket_value(ps, sm, bval);
@@ -344,8 +429,8 @@ static int add_record(struct parse *ps, struct redis_records *out, const struct 
 	return out->text.oom ? -1 : 0;
 }
 
-int redis_keys_build(const char *text, size_t len, const char *prefix, const char *node, pid_t self,
-		     struct redis_records *out)
+int oracle_redis_keys_build(const char *text, size_t len, const char *prefix, const char *node, pid_t self,
+			    struct oracle_records *out)
 {
 	struct parse ps = { .prefix = prefix, .node = node ? node : "", .self = self };
 	const char *p = text, *end = text + len;
@@ -372,11 +457,11 @@ int redis_keys_build(const char *text, size_t len, const char *prefix, const cha
 	sb_free(&ps.base);
 	sb_free(&ps.json);
 	if (rc)
-		redis_records_free(out);
+		oracle_records_free(out);
 	return rc;
 }
 
-void redis_records_free(struct redis_records *r)
+void oracle_records_free(struct oracle_records *r)
 {
 	free(r->v);
 	sb_free(&r->text);

@@ -1,8 +1,8 @@
-/* test_expo.c - unit tests for userspace/expo.c, the Prometheus text (0.0.4)
- * renderer of a struct snapshot.
+/* test_text.c - unit tests for userspace/render/text.c, the Prometheus text
+ * (0.0.4) renderer of a struct snapshot (through the series model).
  *
  * Build and run from the repository root:
- *   make unit && build/tests/test_expo
+ *   make unit && build/tests/test_text
  *
  * Every rendering goes through a small parser of the text format (doc_parse)
  * that fails the test on any line that is not a comment or a well-formed
@@ -21,8 +21,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "render/expo.h"
+#include "render/text.h"
 #include "model/snapshot.h"
+#include "lib/promtext.h"
 #include "lib/strbuf.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -340,20 +341,22 @@ static void check_families(const struct doc *d)
  * Snapshots.
  */
 
-static char *render(const struct snapshot *s, double scrape)
+/* The exposition of s, with scrape as the previous scrape's duration. */
+static char *render(struct snapshot *s, double scrape)
 {
 	struct strbuf sb;
 	char *text;
 
+	s->self.scrape_seconds = scrape;
 	sb_init(&sb);
-	expo_render(s, scrape, &sb);
+	text_render(s, &sb);
 	assert_false(sb.oom);
 	text = sb_steal(&sb, NULL);
 	assert_non_null(text);
 	return text;
 }
 
-static void render_doc(const struct snapshot *s, struct doc *d)
+static void render_doc(struct snapshot *s, struct doc *d)
 {
 	char *text = render(s, 0.0125);
 
@@ -432,16 +435,16 @@ static void make_multi(struct snapshot *s)
 		codes_free(&dead_codes);
 	}
 	for (int i = 0; i < OBS_DROP_MAX; i++)
-		s->drops[i] = 1000 + (uint64_t)i;
-	s->map_read_failures = 42;
+		s->self.drops[i] = 1000 + (uint64_t)i;
+	s->self.map_read_failures = 42;
 	s->bounds.dur = DUR;
 	s->bounds.ndur = NDUR;
 	s->bounds.size = SIZE;
 	s->bounds.nsize = NSIZE;
-	s->version = "1.2.3";
-	s->libbpf_version = "1.1.2";
-	s->kernel = "6.1.0-test";
-	s->data_plane = "socket";
+	s->self.version = "1.2.3";
+	s->self.libbpf_version = "1.1.2";
+	s->self.kernel = "6.1.0-test";
+	s->self.data_plane = "socket";
 }
 
 /* ---------------------------------------------------------------------------
@@ -454,7 +457,7 @@ static void expect_escaped(const char *in, const char *want)
 
 	sb_init(&sb);
 	sb_puts(&sb, "x=\"");
-	expo_escape(&sb, in);
+	pt_escape(&sb, in);
 	sb_puts(&sb, "\"");
 	assert_false(sb.oom);
 	assert_non_null(sb.data);
@@ -488,7 +491,7 @@ static void test_escape_app_label(void **state)
 	(void)state;
 	make_multi(&s);
 	snprintf(s.masters[0].app, sizeof(s.masters[0].app), "%s", app);
-	s.version = "v\"1\\\n";
+	s.self.version = "v\"1\\\n";
 	text = render(&s, 0);
 	/* the escaped form is in the text, the raw newline never splits a line */
 	assert_non_null(strstr(text, "gunicorn_worker_requests_total{app=\"we\\\"b\\\\app\\nv2\","
@@ -515,7 +518,7 @@ static void test_escape_app_label(void **state)
 			    "v\"1\\\n");
 	doc_free(&d);
 	free(text);
-	snapshot_free(&s);
+	snapshot_clear(&s);
 }
 
 /* Checks one histogram of the doc against raw (non-cumulative) buckets. */
@@ -620,7 +623,7 @@ static void test_histograms_cumulative(void **state)
 					   "master_pid=\"100\",worker_pid=\"101\",le=\"+Inf\"}"),
 			 s.workers[0].st.requests);
 	doc_free(&d);
-	snapshot_free(&s);
+	snapshot_clear(&s);
 }
 
 /* The fewest significant digits that read back as v, in %g notation but
@@ -679,7 +682,7 @@ static void test_le_format(void **state)
 	/* 6 workers x (15 + 9 + 9) bounds, 2 masters x 15 */
 	assert_int_equal(checked, 6 * (NDUR + 2 * NSIZE) + 2 * NDUR);
 	doc_free(&d);
-	snapshot_free(&s);
+	snapshot_clear(&s);
 }
 
 static void test_sum_seconds_from_ns(void **state)
@@ -730,7 +733,7 @@ static void test_sum_seconds_from_ns(void **state)
 			   5000000.0, 0);
 	doc_free(&d);
 	free(text);
-	snapshot_free(&s);
+	snapshot_clear(&s);
 }
 
 static const char *const families[][2] = {
@@ -799,7 +802,7 @@ static void test_one_help_type_per_family(void **state)
 	assert_int_equal(count_samples(&d, "gunicorn_request_duration_seconds_bucket"), 2 * (NDUR + 1));
 	doc_free(&d);
 	free(text);
-	snapshot_free(&s);
+	snapshot_clear(&s);
 }
 
 /* A sample line's name is the family declared just before it, so the
@@ -832,7 +835,7 @@ static void test_samples_follow_their_family(void **state)
 	}
 	assert_true(samples > 300);
 	doc_free(&d);
-	snapshot_free(&s);
+	snapshot_clear(&s);
 }
 
 static void test_responses_sorted_by_code(void **state)
@@ -885,7 +888,7 @@ static void test_responses_sorted_by_code(void **state)
 		assert_int_equal(k, ARRAY_LEN(mcodes));
 	}
 	doc_free(&d);
-	snapshot_free(&s);
+	snapshot_clear(&s);
 }
 
 static void test_failed_requests_both_reasons(void **state)
@@ -919,7 +922,7 @@ static void test_failed_requests_both_reasons(void **state)
 			      "master_pid=\"200\",worker_pid=\"203\",reason=\"5xx\"}"),
 	    105);
 	doc_free(&d);
-	snapshot_free(&s);
+	snapshot_clear(&s);
 }
 
 static void test_master_totals_from_snapshot(void **state)
@@ -962,7 +965,7 @@ static void test_master_totals_from_snapshot(void **state)
 	assert_int_equal((uint64_t)val(&d, "gunicorn_observer_tracked_masters"), 2);
 	assert_int_equal((uint64_t)val(&d, "gunicorn_observer_tracked_workers"), 6);
 	doc_free(&d);
-	snapshot_free(&s);
+	snapshot_clear(&s);
 }
 
 static void test_label_order(void **state)
@@ -1009,8 +1012,17 @@ static void test_label_order(void **state)
 				       "worker_pid=\"102\"}"),
 			 1);
 	doc_free(&d);
-	snapshot_free(&s);
+	snapshot_clear(&s);
 }
+
+/* The reason label of each enum obs_drop_reason, as dashboards know them. */
+static const char *const drop_reasons[OBS_DROP_MAX] = {
+	[OBS_DROP_CONN_MAP_FULL] = "conn_map_full",     [OBS_DROP_STASH_MAP_FULL] = "stash_map_full",
+	[OBS_DROP_STATS_MISSING] = "stats_missing",     [OBS_DROP_CODE_MAP_FULL] = "code_map_full",
+	[OBS_DROP_PROC_MAP_FULL] = "proc_map_full",     [OBS_DROP_RINGBUF_FULL] = "ringbuf_full",
+	[OBS_DROP_READ_FAILED] = "user_read_failed",    [OBS_DROP_STATS_MAP_FULL] = "stats_map_full",
+	[OBS_DROP_SIGNAL_MAP_FULL] = "signal_map_full",
+};
 
 static void test_events_dropped_per_reason(void **state)
 {
@@ -1036,11 +1048,11 @@ static void test_events_dropped_per_reason(void **state)
 		for (size_t j = 0; j < n; j++)
 			assert_string_not_equal(seen[j], r);
 		assert_true(n < ARRAY_LEN(seen));
-		seen[n++] = l->text;
+		seen[n++] = r;
 	}
 	assert_int_equal(n, OBS_DROP_MAX + 1);
 	for (int i = 0; i < OBS_DROP_MAX; i++) {
-		const char *name = expo_drop_reason(i);
+		const char *name = drop_reasons[i];
 
 		assert_non_null(name);
 		assert_string_not_equal(name, "unknown");
@@ -1048,14 +1060,12 @@ static void test_events_dropped_per_reason(void **state)
 		    (uint64_t)val(&d, "gunicorn_observer_events_dropped_total{reason=\"%s\"}", name),
 		    1000 + (uint64_t)i);
 		for (int j = 0; j < i; j++)
-			assert_string_not_equal(expo_drop_reason(j), name);
+			assert_string_not_equal(drop_reasons[j], name);
 	}
 	assert_int_equal(
 	    (uint64_t)val(&d, "gunicorn_observer_events_dropped_total{reason=\"map_read_failed\"}"), 42);
-	assert_string_equal(expo_drop_reason(-1), "unknown");
-	assert_string_equal(expo_drop_reason(OBS_DROP_MAX), "unknown");
 	doc_free(&d);
-	snapshot_free(&s);
+	snapshot_clear(&s);
 }
 
 static void test_empty_snapshot(void **state)
@@ -1097,7 +1107,7 @@ static void test_worker_without_master(void **state)
 					   "worker_pid=\"203\"}"),
 			 s.workers[5].st.requests);
 	doc_free(&d);
-	snapshot_free(&s);
+	snapshot_clear(&s);
 }
 
 /* Appending to a buffer that already holds text keeps that text. */
@@ -1110,7 +1120,8 @@ static void test_render_appends(void **state)
 	memset(&s, 0, sizeof(s));
 	sb_init(&sb);
 	sb_puts(&sb, "# preface\n");
-	expo_render(&s, 0.5, &sb);
+	s.self.scrape_seconds = 0.5;
+	text_render(&s, &sb);
 	assert_false(sb.oom);
 	assert_memory_equal(sb.data, "# preface\n# HELP ", 17);
 	assert_non_null(strstr(sb.data, "\ngunicorn_observer_scrape_duration_seconds 0.5"));
@@ -1118,7 +1129,7 @@ static void test_render_appends(void **state)
 }
 
 /* ---------------------------------------------------------------------------
- * The stream: the same bytes as expo_render, a piece at a time.
+ * The stream: the same bytes as text_render, a piece at a time.
  */
 
 static const struct bpf_mem many_mem[] = { { "conns", 123456 }, { "we\"ird", 42 }, { "programs", 99999 } };
@@ -1178,59 +1189,80 @@ static void make_many(struct snapshot *s, size_t nm, size_t nw)
 		if (k % 7 == 0)
 			assert_int_equal(codes_add(&w->codes, 599, 2), 0);
 		w->state = (enum worker_state)(k % WORKER_STATES);
-		w->heartbeat_age = k % 4 == 0 ? -1 : 0.5 * (double)k;
-		w->have_proc = k % 6 != 5;
-		w->rss_bytes = 30e6 + (double)k;
-		w->cpu_seconds = 0.01 * (double)k;
-		w->cpu_percent = k % 8 == 1 ? -1 : 1.0 / 3 * (double)k;
-		w->start_time = 1700000100.123456 + (double)k;
-		w->uptime = 42.5 + (double)k;
+		w->host.heartbeat_age = k % 4 == 0 ? -1 : 0.5 * (double)k;
+		w->host.have_proc = k % 6 != 5;
+		w->host.rss_bytes = 30e6 + (double)k;
+		w->host.cpu_seconds = 0.01 * (double)k;
+		w->host.cpu_percent = k % 8 == 1 ? -1 : 1.0 / 3 * (double)k;
+		w->host.start_time = 1700000100.123456 + (double)k;
+		w->host.uptime = 42.5 + (double)k;
 	}
 	for (int i = 0; i < OBS_DROP_MAX; i++)
-		s->drops[i] = 1000 + (uint64_t)i;
-	s->map_read_failures = 42;
-	for (int i = 0; i < SELF_MAP_COUNT; i++) {
-		s->maps[i].ok = i != 1;
-		s->maps[i].entries = (uint32_t)(i * 3);
-		s->maps[i].capacity = 65536;
+		s->self.drops[i] = 1000 + (uint64_t)i;
+	s->self.map_read_failures = 42;
+	for (int i = 0; i < KMAP_COUNT; i++) {
+		s->self.maps[i].ok = i != 1;
+		s->self.maps[i].entries = (uint32_t)(i * 3);
+		s->self.maps[i].capacity = 65536;
 	}
-	s->bpf_mem = many_mem;
-	s->nbpf_mem = ARRAY_LEN(many_mem);
-	s->rss_bytes = 9123456;
+	s->self.bpf_mem = many_mem;
+	s->self.nbpf_mem = ARRAY_LEN(many_mem);
+	s->self.rss_bytes = 9123456;
 	s->bounds.dur = DUR;
 	s->bounds.ndur = NDUR;
 	s->bounds.size = SIZE;
 	s->bounds.nsize = NSIZE;
-	s->version = "1.2.3";
-	s->libbpf_version = "1.1.2";
-	s->kernel = "6.1.0-test";
-	s->data_plane = "socket";
+	s->self.version = "1.2.3";
+	s->self.libbpf_version = "1.1.2";
+	s->self.kernel = "6.1.0-test";
+	s->self.data_plane = "socket";
 }
 
-#define TRAILER "# HELP x_up A trailer.\n# TYPE x_up gauge\nx_up 1\n"
+/* make_many(nm, nw) in a snapshot of its own (one reference), as a
+ * stream takes it. */
+static struct snapshot *new_many(size_t nm, size_t nw)
+{
+	struct snapshot *s = snapshot_new();
+
+	assert_non_null(s);
+	make_many(s, nm, nw);
+	s->refs = 1; /* make_many zeroes it */
+	return s;
+}
+
+/* The two families of the Redis mirror, as the text ends with them. */
+#define REDIS_TAIL(up, errors)                                                                               \
+	"# HELP gunicorn_observer_redis_up 1 when the last Redis mirror pass was written.\n"                 \
+	"# TYPE gunicorn_observer_redis_up gauge\n"                                                          \
+	"gunicorn_observer_redis_up " up "\n"                                                                \
+	"# HELP gunicorn_observer_redis_errors_total Redis mirror passes that were not written.\n"           \
+	"# TYPE gunicorn_observer_redis_errors_total counter\n"                                              \
+	"gunicorn_observer_redis_errors_total " errors "\n"
 
 /* The stream of make_many(nm, nw) read want bytes at a time: every call
- * but the last gives at least want, and at most a run of samples more. */
-static char *stream_text(size_t nm, size_t nw, size_t want, const char *trailer, size_t *len)
+ * but the last gives at least want, and at most a run of samples more.
+ * mirror: the Redis mirror runs (up, 7 errors). */
+static char *stream_text(size_t nm, size_t nw, size_t want, int mirror, size_t *len)
 {
-	struct snapshot s;
-	struct expo_stream *st;
+	struct snapshot *s = new_many(nm, nw);
+	struct text_stream *st;
 	struct strbuf out;
 	size_t calls = 0;
 	int rc;
 
-	make_many(&s, nm, nw);
-	st = expo_stream_new(&s, 0.0125);
+	s->self.scrape_seconds = 0.0125;
+	s->self.mirror = mirror;
+	s->self.redis_up = 1;
+	s->self.redis_errors = 7;
+	st = text_stream_new(s);
 	assert_non_null(st);
-	assert_null(s.workers); /* taken over */
-	assert_int_equal(s.nworkers, 0);
-	if (trailer)
-		sb_puts(expo_stream_trailer(st), trailer);
+	assert_int_equal(s->refs, 2); /* the stream holds its own reference */
+	snapshot_unref(s);            /* and the snapshot lives on in it */
 	sb_init(&out);
 	do {
 		size_t before = out.len;
 
-		rc = expo_stream_next(st, &out, want);
+		rc = text_stream_next(st, &out, want);
 		assert_true(rc == 0 || rc == 1);
 		if (rc == 1)
 			assert_true(out.len - before >= want);
@@ -1238,8 +1270,8 @@ static char *stream_text(size_t nm, size_t nw, size_t want, const char *trailer,
 		assert_true(++calls < 100000000);
 	} while (rc == 1);
 	/* the end is sticky */
-	assert_int_equal(expo_stream_next(st, &out, want), 0);
-	expo_stream_free(st);
+	assert_int_equal(text_stream_next(st, &out, want), 0);
+	text_stream_free(st);
 	assert_false(out.oom);
 	return sb_steal(&out, len);
 }
@@ -1257,13 +1289,13 @@ static void test_stream_equals_render(void **state)
 
 		make_many(&s, shapes[k][0], shapes[k][1]);
 		want_text = render(&s, 0.0125);
-		snapshot_free(&s);
+		snapshot_clear(&s);
 		for (size_t i = 0; i < ARRAY_LEN(wants); i++) {
-			char *got = stream_text(shapes[k][0], shapes[k][1], wants[i], NULL, &len);
+			char *got = stream_text(shapes[k][0], shapes[k][1], wants[i], 0, &len);
 
 			if (len != strlen(want_text) || memcmp(got, want_text, len) != 0)
 				fail_msg("%zu masters x %zu workers, want %zu: the stream differs from "
-					 "expo_render (%zu bytes vs %zu)",
+					 "text_render (%zu bytes vs %zu)",
 					 shapes[k][0], shapes[k][1], wants[i], len, strlen(want_text));
 			free(got);
 		}
@@ -1271,74 +1303,109 @@ static void test_stream_equals_render(void **state)
 	}
 }
 
-/* The large snapshot is valid exposition text, and its trailer comes last. */
-static void test_stream_trailer(void **state)
+/* The large snapshot is valid exposition text; with the mirror on, the
+ * Redis families come last (what the old trailer was), in the stream and
+ * in text_render alike; with it off they are not there at all. */
+static void test_redis_families_last(void **state)
 {
-	size_t len, tl = strlen(TRAILER);
-	char *text = stream_text(7, 300, 4096, TRAILER, &len);
+	static const char tail[] = REDIS_TAIL("1", "7");
+	size_t len, tl = strlen(tail);
+	char *text = stream_text(7, 300, 4096, 1, &len), *off;
+	struct snapshot s;
 	struct doc d;
 
 	(void)state;
 	assert_true(len > tl);
-	assert_memory_equal(text + len - tl, TRAILER, tl);
+	assert_memory_equal(text + len - tl, tail, tl);
 	check_declared(text);
 	doc_parse(&d, text);
 	check_families(&d);
 	assert_int_equal((uint64_t)val(&d, "gunicorn_observer_tracked_workers"), 300);
 	assert_int_equal(count_samples(&d, "gunicorn_worker_requests_total"), 300);
-	assert_int_equal((uint64_t)val(&d, "x_up"), 1);
+	assert_int_equal((uint64_t)val(&d, "gunicorn_observer_redis_up"), 1);
+	assert_int_equal((uint64_t)val(&d, "gunicorn_observer_redis_errors_total"), 7);
 	doc_free(&d);
 	free(text);
+
+	/* mirror off: neither family, not even declared */
+	off = stream_text(7, 300, 4096, 0, &len);
+	assert_null(strstr(off, "gunicorn_observer_redis_"));
+	free(off);
+
+	/* text_render: the same tail, up 0 and the errors as they are */
+	make_multi(&s);
+	s.self.mirror = 1;
+	s.self.redis_up = 0;
+	s.self.redis_errors = 18446744073709551615ULL;
+	text = render(&s, 0);
+	len = strlen(text);
+	{
+		static const char down[] = REDIS_TAIL("0", "18446744073709551615");
+
+		assert_true(len > strlen(down));
+		assert_string_equal(text + len - strlen(down), down);
+	}
+	free(text);
+	s.self.mirror = 0;
+	text = render(&s, 0);
+	assert_null(strstr(text, "gunicorn_observer_redis_"));
+	free(text);
+	snapshot_clear(&s);
 }
 
-/* A stream freed before its end (a client gone) frees all it holds: run
- * under valgrind or ASan to see it. */
+/* A stream freed before its end (a client gone) frees all it holds, its
+ * reference to the snapshot included: run under valgrind or ASan to see it. */
 static void test_stream_free_halfway(void **state)
 {
-	struct snapshot s;
-	struct expo_stream *st;
+	struct snapshot *s = new_many(7, 300);
+	struct text_stream *st;
 	struct strbuf out;
 
 	(void)state;
-	make_many(&s, 7, 300);
-	st = expo_stream_new(&s, 0.5);
+	s->self.scrape_seconds = 0.5;
+	s->self.mirror = 1;
+	st = text_stream_new(s);
 	assert_non_null(st);
-	sb_puts(expo_stream_trailer(st), TRAILER);
+	snapshot_unref(s);
 	sb_init(&out);
 	for (int i = 0; i < 20; i++)
-		assert_int_equal(expo_stream_next(st, &out, 4096), 1);
-	expo_stream_free(st);
+		assert_int_equal(text_stream_next(st, &out, 4096), 1);
+	text_stream_free(st);
 	sb_free(&out);
 
-	make_many(&s, 2, 10); /* and one never read */
-	st = expo_stream_new(&s, 0.5);
+	s = new_many(2, 10); /* and one never read, its snapshot still held elsewhere */
+	st = text_stream_new(s);
 	assert_non_null(st);
-	expo_stream_free(st);
-	expo_stream_free(NULL);
+	assert_int_equal(s->refs, 2);
+	text_stream_free(st);
+	assert_int_equal(s->refs, 1);
+	snapshot_unref(s);
+	text_stream_free(NULL);
 }
 
 /* Memory that ran out in the buffer is an error, not an end. */
 static void test_stream_oom(void **state)
 {
-	struct snapshot s;
-	struct expo_stream *st;
+	struct snapshot *s = new_many(2, 40);
+	struct text_stream *st;
 	struct strbuf out;
 
 	(void)state;
-	make_many(&s, 2, 40);
-	st = expo_stream_new(&s, 0.5);
+	s->self.scrape_seconds = 0.5;
+	st = text_stream_new(s);
 	assert_non_null(st);
+	snapshot_unref(s);
 	sb_init(&out);
-	assert_int_equal(expo_stream_next(st, &out, 100), 1);
+	assert_int_equal(text_stream_next(st, &out, 100), 1);
 	out.oom = 1;
-	assert_int_equal(expo_stream_next(st, &out, 100), -1);
-	expo_stream_free(st);
+	assert_int_equal(text_stream_next(st, &out, 100), -1);
+	text_stream_free(st);
 	sb_free(&out);
 }
 
 static int run_promtool(const char *text, char *out, size_t size)
 {
-	char tmpl[] = "/tmp/test_expo_XXXXXX", cmd[256], outpath[64];
+	char tmpl[] = "/tmp/test_text_XXXXXX", cmd[256], outpath[64];
 	int fd = mkstemp(tmpl), st;
 	size_t len = strlen(text);
 	FILE *f;
@@ -1374,12 +1441,13 @@ static void test_promtool(void **state)
 	}
 	make_multi(&s);
 	snprintf(s.masters[0].app, sizeof(s.masters[0].app), "%s", "we\"b\\app\nv2");
+	s.self.mirror = 1; /* the Redis families too */
 	text = render(&s, 0.0125);
 	rc = run_promtool(text, out, sizeof(out));
 	if (rc != 0 || out[0])
 		fail_msg("promtool check metrics: exit %d, output:\n%s", rc, out);
 	free(text);
-	snapshot_free(&s);
+	snapshot_clear(&s);
 
 	memset(&s, 0, sizeof(s));
 	text = render(&s, 0);
@@ -1409,7 +1477,7 @@ int main(void)
 		cmocka_unit_test(test_render_appends),
 		cmocka_unit_test(test_promtool),
 		cmocka_unit_test(test_stream_equals_render),
-		cmocka_unit_test(test_stream_trailer),
+		cmocka_unit_test(test_redis_families_last),
 		cmocka_unit_test(test_stream_free_halfway),
 		cmocka_unit_test(test_stream_oom),
 	};

@@ -1,6 +1,6 @@
-/* redis_keys.h - the Redis layout of the Python gunicorn-prometheus-exporter
- * (0.1.5, backend/core), computed from our Prometheus text exposition, so
- * that its RedisMultiProcessCollector (and our `aggregate`) read our series:
+/* records.h - the Redis layout of the Python gunicorn-prometheus-exporter
+ * (0.1.5, backend/core), made from the series model, so that its
+ * RedisMultiProcessCollector (and our `aggregate`) read our series:
  *
  *   data {prefix}:{type}:{pid}:metric:{md5}  value, timestamp, updated_at
  *   meta {prefix}:{type}:{pid}:meta:{md5}    original_key, typ,
@@ -13,14 +13,16 @@
  * As prometheus_client does, a counter's family drops "_total" (the sample
  * keeps it), a histogram stores one key per bucket holding that bucket's own
  * count (not cumulative: readers accumulate) plus _sum, and no _count
- * (readers derive it from the buckets). Every record gets a node label. */
-#ifndef OBS_REDIS_KEYS_H
-#define OBS_REDIS_KEYS_H
+ * (readers derive it from the buckets). pid is the series' worker_pid, else
+ * its master_pid, else the observer's. Every record gets a node label. */
+#ifndef OBS_RECORDS_H
+#define OBS_RECORDS_H
 
 #include <stddef.h>
 #include <sys/types.h>
 
 #include "lib/strbuf.h"
+#include "model/snapshot.h"
 
 /* One sample as Redis records it. The fields are offsets of NUL-terminated
  * strings in the owning redis_records' text (see rk_str). */
@@ -36,7 +38,6 @@ struct redis_records {
 	struct redis_record *v;
 	size_t n, cap;
 	struct strbuf text;
-	size_t skipped; /* sample lines that did not parse */
 };
 
 static inline const char *rk_str(const struct redis_records *r, size_t off)
@@ -44,17 +45,14 @@ static inline const char *rk_str(const struct redis_records *r, size_t off)
 	return r->text.data + off;
 }
 
-/* Converts an exposition (as expo_render writes it) into records: pid is
- * the series' worker_pid label, else its master_pid, else self; node (when
- * not "") is added as a "node" label unless the series has one. Returns 0,
- * or -1 when out of memory. */
-int redis_keys_build(const char *text, size_t len, const char *prefix, const char *node, pid_t self,
-		     struct redis_records *out);
+/* The records of every sample of s; node (when not "") is every record's
+ * node label. Returns 0, or -1 when out of memory (out freed). */
+int redis_records_build(const struct snapshot *s, const char *prefix, const char *node, pid_t self,
+			struct redis_records *out);
 void redis_records_free(struct redis_records *r);
 
 /* An original_key read back: every string NUL-terminated in buf, at the
  * offsets below; label values are the raw values (not escaped). */
-/* a sample's 32 labels (redis_keys.c's MAX_LABELS) and the node label added */
 #define RK_MAX_LABELS 33
 struct rk_key {
 	struct strbuf buf;
@@ -72,7 +70,5 @@ int rk_parse_key(const char *s, struct rk_key *k);
 void rk_json_string(struct strbuf *out, const char *s, size_t n);
 /* The md5 of s as 32 lowercase hex digits; -1 when libcrypto fails. */
 int rk_md5_hex(const char *s, size_t n, char hex[33]);
-/* v in the fewest significant digits that read back as v ("5", "0.25"). */
-void rk_fmt_double(double v, char out[32]);
 
 #endif

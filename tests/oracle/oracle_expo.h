@@ -1,7 +1,7 @@
-/* expo.h - the Prometheus text format (0.0.4) view of a snapshot, whole or
- * piece by piece. */
-#ifndef OBS_EXPO_H
-#define OBS_EXPO_H
+/* oracle_expo.h - the old Prometheus text renderer (render/expo.h of
+ * cb4040f, renamed oracle_*), the oracle of tests/test_same_as_before.c. */
+#ifndef OBS_ORACLE_EXPO_H
+#define OBS_ORACLE_EXPO_H
 
 #include <stddef.h>
 
@@ -10,28 +10,28 @@
 
 /* Appends the exposition of s to out; scrape_seconds is the build time of
  * the previous exposition. */
-void expo_render(const struct snapshot *s, double scrape_seconds, struct strbuf *out);
+void oracle_expo_render(const struct snapshot *s, double scrape_seconds, struct strbuf *out);
 
 /* The same exposition rendered a piece at a time, for a body sent while it
  * is written. It owns its snapshot, so nothing it reads changes or goes
  * away before it is freed. */
-struct expo_stream;
+struct oracle_expo_stream;
 
 /* Takes s over (s is left empty); NULL, s freed, when memory ran out. */
-struct expo_stream *expo_stream_new(struct snapshot *s, double scrape_seconds);
+struct oracle_expo_stream *oracle_expo_stream_new(struct snapshot *s, double scrape_seconds);
 /* Text appended after the last family (e.g. the Redis mirror's own
  * families): fill it before the stream reaches its end. */
-struct strbuf *expo_stream_trailer(struct expo_stream *st);
+struct strbuf *oracle_expo_stream_trailer(struct oracle_expo_stream *st);
 /* Appends at least want bytes of the exposition to out, fewer only at its
  * end. Returns 1 while some is left, 0 once all of it (the trailer too) is
  * in out, -1 when memory ran out (out->oom). */
-int expo_stream_next(struct expo_stream *st, struct strbuf *out, size_t want);
+int oracle_expo_stream_next(struct oracle_expo_stream *st, struct strbuf *out, size_t want);
 /* Frees st and its snapshot, whether or not it reached its end. */
-void expo_stream_free(struct expo_stream *st);
+void oracle_expo_stream_free(struct oracle_expo_stream *st);
 
 /* Appends v as a label value: backslash, double quote and newline escaped. */
-void expo_escape(struct strbuf *out, const char *v);
+void oracle_expo_escape(struct strbuf *out, const char *v);
 /* Names of enum obs_drop_reason values, as the "reason" label. */
-const char *expo_drop_reason(int reason);
+const char *oracle_expo_drop_reason(int reason);
 
 #endif

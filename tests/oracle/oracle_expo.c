@@ -1,5 +1,14 @@
-/* expo.c - renders a snapshot as Prometheus text: one HELP and one TYPE per
- * family, every sample of a family together, cumulative histogram buckets.
+/* oracle_expo.c - the Prometheus text renderer as it was before the series
+ * model (userspace/render/expo.c of cb4040f), kept as the oracle of
+ * tests/test_same_as_before.c. Adapted only to the snapshot's new shape
+ * (observer figures in s->self, /proc figures in w->host, the map names
+ * sized by KMAP_COUNT, snapshot_clear) and renamed oracle_*; the text it
+ * writes is the old one. Compiled into that test alone (it #includes this
+ * file), never into the product.
+ *
+ * The old header comment: renders a snapshot as Prometheus text: one HELP
+ * and one TYPE per family, every sample of a family together, cumulative
+ * histogram buckets.
  * Label sets and bucket bounds are rendered once per exposition and samples
  * are written without printf: at hundreds of workers the exposition is
  * megabytes, and formatting was most of a scrape's time. The families are a
@@ -10,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "render/expo.h"
+#include "oracle_expo.h"
 
 static const char *const drop_reasons[OBS_DROP_MAX] = {
 	[OBS_DROP_CONN_MAP_FULL] = "conn_map_full",     [OBS_DROP_STASH_MAP_FULL] = "stash_map_full",
@@ -20,12 +29,12 @@ static const char *const drop_reasons[OBS_DROP_MAX] = {
 	[OBS_DROP_SIGNAL_MAP_FULL] = "signal_map_full",
 };
 
-const char *expo_drop_reason(int reason)
+const char *oracle_expo_drop_reason(int reason)
 {
 	return reason >= 0 && reason < OBS_DROP_MAX ? drop_reasons[reason] : "unknown";
 }
 
-void expo_escape(struct strbuf *out, const char *v)
+void oracle_expo_escape(struct strbuf *out, const char *v)
 {
 	const char *run = v;
 
@@ -52,18 +61,18 @@ static void pod_labels(struct strbuf *out, const struct master_snap *m)
 	if (!m || !m->k8s.pod[0])
 		return;
 	sb_puts(out, ",namespace=\"");
-	expo_escape(out, m->k8s.namespace);
+	oracle_expo_escape(out, m->k8s.namespace);
 	sb_puts(out, "\",pod=\"");
-	expo_escape(out, m->k8s.pod);
+	oracle_expo_escape(out, m->k8s.pod);
 	sb_puts(out, "\",container=\"");
-	expo_escape(out, m->k8s.container);
+	oracle_expo_escape(out, m->k8s.container);
 	sb_puts(out, "\"");
 }
 
 static void master_labels(struct strbuf *out, const struct master_snap *m)
 {
 	sb_puts(out, "app=\"");
-	expo_escape(out, m->app);
+	oracle_expo_escape(out, m->app);
 	sb_printf(out, "\",master_pid=\"%d\"", (int)m->pid);
 	pod_labels(out, m);
 }
@@ -81,7 +90,7 @@ static void worker_labels(struct strbuf *out, const struct snapshot *s, const st
 	const struct master_snap *m = master_of(s, w->master);
 
 	sb_puts(out, "app=\"");
-	expo_escape(out, m ? m->app : "");
+	oracle_expo_escape(out, m ? m->app : "");
 	sb_printf(out, "\",master_pid=\"%d\",worker_pid=\"%d\"", (int)w->master, (int)w->pid);
 	pod_labels(out, m);
 }
@@ -190,8 +199,8 @@ static void histogram(struct strbuf *out, const char *name, const char *labels, 
 
 /* An exposition being rendered: the snapshot, its rendered labels and a
  * cursor (family, then worker or master inside it). */
-struct expo_stream {
-	struct snapshot own; /* the snapshot of a stream from expo_stream_new */
+struct oracle_expo_stream {
+	struct snapshot own; /* the snapshot of a stream from oracle_expo_stream_new */
 	const struct snapshot *s;
 	struct labels lb;
 	double scrape_seconds;
@@ -211,7 +220,7 @@ enum scope { PER_WORKER, PER_MASTER, ONCE };
 struct family {
 	const char *name, *type, *help;
 	enum scope scope;
-	void (*rows)(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
+	void (*rows)(const struct oracle_expo_stream *st, const struct family *f, size_t from, size_t to,
 		     struct strbuf *out);
 	int arg;
 	int (*shown)(const struct snapshot *s);
@@ -226,19 +235,19 @@ static size_t family_items(const struct family *f, const struct snapshot *s)
 	return f->scope == PER_WORKER ? s->nworkers : f->scope == PER_MASTER ? s->nmasters : 1;
 }
 
-static const char *wlabel(const struct expo_stream *st, size_t i)
+static const char *wlabel(const struct oracle_expo_stream *st, size_t i)
 {
 	return st->lb.buf.data + st->lb.off[i];
 }
 
-static const char *mlabel(const struct expo_stream *st, size_t i)
+static const char *mlabel(const struct oracle_expo_stream *st, size_t i)
 {
 	return st->lb.buf.data + st->lb.off[st->lb.nworkers + i];
 }
 
 enum wfield { W_REQUESTS, W_IN_FLIGHT };
 
-static void worker_counts(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
+static void worker_counts(const struct oracle_expo_stream *st, const struct family *f, size_t from, size_t to,
 			  struct strbuf *out)
 {
 	for (size_t i = from; i < to; i++) {
@@ -255,8 +264,8 @@ static void worker_counts(const struct expo_stream *st, const struct family *f, 
 
 enum whist { H_DURATION, H_REQ_SIZE, H_RESP_SIZE };
 
-static void worker_histograms(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
-			      struct strbuf *out)
+static void worker_histograms(const struct oracle_expo_stream *st, const struct family *f, size_t from,
+			      size_t to, struct strbuf *out)
 {
 	const struct snapshot *s = st->s;
 
@@ -293,14 +302,14 @@ static void code_rows(struct strbuf *out, const char *name, const char *labels, 
 			   (unsigned long long)l->v[j].count);
 }
 
-static void worker_codes(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
+static void worker_codes(const struct oracle_expo_stream *st, const struct family *f, size_t from, size_t to,
 			 struct strbuf *out)
 {
 	for (size_t i = from; i < to; i++)
 		code_rows(out, f->name, wlabel(st, i), &st->s->workers[i].codes);
 }
 
-static void worker_failed(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
+static void worker_failed(const struct oracle_expo_stream *st, const struct family *f, size_t from, size_t to,
 			  struct strbuf *out)
 {
 	for (size_t i = from; i < to; i++) {
@@ -314,7 +323,7 @@ static void worker_failed(const struct expo_stream *st, const struct family *f, 
 
 static const char *const state_names[WORKER_STATES] = { "idle", "busy", "stuck" };
 
-static void worker_states(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
+static void worker_states(const struct oracle_expo_stream *st, const struct family *f, size_t from, size_t to,
 			  struct strbuf *out)
 {
 	for (size_t i = from; i < to; i++) {
@@ -334,28 +343,28 @@ static int worker_gauge(const struct worker_snap *w, enum wgauge g, double *v)
 {
 	switch (g) {
 	case G_HEARTBEAT:
-		*v = w->heartbeat_age;
-		return w->heartbeat_age >= 0;
+		*v = w->host.heartbeat_age;
+		return w->host.heartbeat_age >= 0;
 	case G_MEMORY:
-		*v = w->rss_bytes;
-		return w->have_proc;
+		*v = w->host.rss_bytes;
+		return w->host.have_proc;
 	case G_CPU_SECONDS:
-		*v = w->cpu_seconds;
-		return w->have_proc;
+		*v = w->host.cpu_seconds;
+		return w->host.have_proc;
 	case G_CPU_PERCENT:
-		*v = w->cpu_percent;
-		return w->have_proc && w->cpu_percent >= 0;
+		*v = w->host.cpu_percent;
+		return w->host.have_proc && w->host.cpu_percent >= 0;
 	case G_UPTIME:
-		*v = w->uptime;
-		return w->have_proc;
+		*v = w->host.uptime;
+		return w->host.have_proc;
 	case G_START:
-		*v = w->start_time;
-		return w->have_proc;
+		*v = w->host.start_time;
+		return w->host.have_proc;
 	}
 	return 0;
 }
 
-static void worker_gauges(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
+static void worker_gauges(const struct oracle_expo_stream *st, const struct family *f, size_t from, size_t to,
 			  struct strbuf *out)
 {
 	double v;
@@ -365,15 +374,15 @@ static void worker_gauges(const struct expo_stream *st, const struct family *f, 
 			sample_fixed(out, f->name, wlabel(st, i), v, 6);
 }
 
-static void master_codes(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
+static void master_codes(const struct oracle_expo_stream *st, const struct family *f, size_t from, size_t to,
 			 struct strbuf *out)
 {
 	for (size_t i = from; i < to; i++)
 		code_rows(out, f->name, mlabel(st, i), &st->s->masters[i].t.codes);
 }
 
-static void master_histograms(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
-			      struct strbuf *out)
+static void master_histograms(const struct oracle_expo_stream *st, const struct family *f, size_t from,
+			      size_t to, struct strbuf *out)
 {
 	const struct snapshot *s = st->s;
 
@@ -385,8 +394,8 @@ static void master_histograms(const struct expo_stream *st, const struct family 
 	}
 }
 
-static void master_workers(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
-			   struct strbuf *out)
+static void master_workers(const struct oracle_expo_stream *st, const struct family *f, size_t from,
+			   size_t to, struct strbuf *out)
 {
 	for (size_t i = from; i < to; i++)
 		sample_u64(out, f->name, mlabel(st, i), NULL, NULL, st->s->masters[i].workers);
@@ -394,8 +403,8 @@ static void master_workers(const struct expo_stream *st, const struct family *f,
 
 /* One series per exit reason; "shutdown" only once it happened. arg: 1
  * for the restarts, 0 for all exits. */
-static void master_reasons(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
-			   struct strbuf *out)
+static void master_reasons(const struct oracle_expo_stream *st, const struct family *f, size_t from,
+			   size_t to, struct strbuf *out)
 {
 	for (size_t i = from; i < to; i++) {
 		const struct master_snap *m = &st->s->masters[i];
@@ -410,8 +419,8 @@ static void master_reasons(const struct expo_stream *st, const struct family *f,
 	}
 }
 
-static void master_signals(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
-			   struct strbuf *out)
+static void master_signals(const struct oracle_expo_stream *st, const struct family *f, size_t from,
+			   size_t to, struct strbuf *out)
 {
 	char sig[16];
 
@@ -425,7 +434,7 @@ static void master_signals(const struct expo_stream *st, const struct family *f,
 	}
 }
 
-static void master_starts(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
+static void master_starts(const struct oracle_expo_stream *st, const struct family *f, size_t from, size_t to,
 			  struct strbuf *out)
 {
 	for (size_t i = from; i < to; i++)
@@ -434,7 +443,7 @@ static void master_starts(const struct expo_stream *st, const struct family *f, 
 }
 
 /* arg: 1 for the backlog limit, 0 for the backlog now. */
-static void listeners(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
+static void listeners(const struct oracle_expo_stream *st, const struct family *f, size_t from, size_t to,
 		      struct strbuf *out)
 {
 	for (size_t i = from; i < to; i++)
@@ -442,12 +451,12 @@ static void listeners(const struct expo_stream *st, const struct family *f, size
 			const struct listener *l = &st->s->masters[i].listeners[j];
 
 			sb_printf(out, "%s{%s,listen=\"", f->name, mlabel(st, i));
-			expo_escape(out, l->name);
+			oracle_expo_escape(out, l->name);
 			sb_printf(out, "\"} %u\n", f->arg ? l->backlog_max : l->backlog);
 		}
 }
 
-static void build_info(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
+static void build_info(const struct oracle_expo_stream *st, const struct family *f, size_t from, size_t to,
 		       struct strbuf *out)
 {
 	const struct snapshot *s = st->s;
@@ -456,18 +465,18 @@ static void build_info(const struct expo_stream *st, const struct family *f, siz
 	(void)to;
 	sb_puts(out, f->name);
 	sb_puts(out, "{version=\"");
-	expo_escape(out, s->version ? s->version : "");
+	oracle_expo_escape(out, s->self.version ? s->self.version : "");
 	sb_puts(out, "\",libbpf=\"");
-	expo_escape(out, s->libbpf_version ? s->libbpf_version : "");
+	oracle_expo_escape(out, s->self.libbpf_version ? s->self.libbpf_version : "");
 	sb_puts(out, "\",kernel=\"");
-	expo_escape(out, s->kernel ? s->kernel : "");
+	oracle_expo_escape(out, s->self.kernel ? s->self.kernel : "");
 	sb_puts(out, "\",data_plane=\"");
-	expo_escape(out, s->data_plane ? s->data_plane : "");
+	oracle_expo_escape(out, s->self.data_plane ? s->self.data_plane : "");
 	sb_puts(out, "\"} 1\n");
 }
 
 /* arg: 1 for the workers, 0 for the masters. */
-static void tracked(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
+static void tracked(const struct oracle_expo_stream *st, const struct family *f, size_t from, size_t to,
 		    struct strbuf *out)
 {
 	(void)from;
@@ -475,61 +484,62 @@ static void tracked(const struct expo_stream *st, const struct family *f, size_t
 	sb_printf(out, "%s %zu\n", f->name, f->arg ? st->s->nworkers : st->s->nmasters);
 }
 
-static void drops(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
+static void drops(const struct oracle_expo_stream *st, const struct family *f, size_t from, size_t to,
 		  struct strbuf *out)
 {
 	(void)from;
 	(void)to;
 	for (int i = 0; i < OBS_DROP_MAX; i++)
 		sb_printf(out, "%s{reason=\"%s\"} %llu\n", f->name, drop_reasons[i],
-			  (unsigned long long)st->s->drops[i]);
+			  (unsigned long long)st->s->self.drops[i]);
 	sb_printf(out, "%s{reason=\"map_read_failed\"} %llu\n", f->name,
-		  (unsigned long long)st->s->map_read_failures);
+		  (unsigned long long)st->s->self.map_read_failures);
 }
 
-static const char *const self_map_names[SELF_MAP_COUNT] = { "conns", "stash", "procs",
-							    "stats", "codes", "msigs" };
+static const char *const self_map_names[KMAP_COUNT] = {
+	"conns", "stash", "procs", "stats", "codes", "msigs"
+};
 
 /* arg: 1 for the capacities, 0 for the entries. */
-static void map_fill(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
+static void map_fill(const struct oracle_expo_stream *st, const struct family *f, size_t from, size_t to,
 		     struct strbuf *out)
 {
 	(void)from;
 	(void)to;
-	for (int i = 0; i < SELF_MAP_COUNT; i++)
-		if (st->s->maps[i].ok)
+	for (int i = 0; i < KMAP_COUNT; i++)
+		if (st->s->self.maps[i].ok)
 			sb_printf(out, "%s{map=\"%s\"} %u\n", f->name, self_map_names[i],
-				  f->arg ? st->s->maps[i].capacity : st->s->maps[i].entries);
+				  f->arg ? st->s->self.maps[i].capacity : st->s->self.maps[i].entries);
 }
 
-static void bpf_memory(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
+static void bpf_memory(const struct oracle_expo_stream *st, const struct family *f, size_t from, size_t to,
 		       struct strbuf *out)
 {
 	(void)from;
 	(void)to;
-	for (size_t i = 0; i < st->s->nbpf_mem; i++) {
+	for (size_t i = 0; i < st->s->self.nbpf_mem; i++) {
 		sb_puts(out, f->name);
 		sb_puts(out, "{map=\"");
-		expo_escape(out, st->s->bpf_mem[i].name);
-		sb_printf(out, "\"} %llu\n", (unsigned long long)st->s->bpf_mem[i].bytes);
+		oracle_expo_escape(out, st->s->self.bpf_mem[i].name);
+		sb_printf(out, "\"} %llu\n", (unsigned long long)st->s->self.bpf_mem[i].bytes);
 	}
 }
 
 static int have_rss(const struct snapshot *s)
 {
-	return s->rss_bytes > 0;
+	return s->self.rss_bytes > 0;
 }
 
-static void self_rss(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
+static void self_rss(const struct oracle_expo_stream *st, const struct family *f, size_t from, size_t to,
 		     struct strbuf *out)
 {
 	(void)from;
 	(void)to;
-	sb_printf(out, "%s %.0f\n", f->name, st->s->rss_bytes);
+	sb_printf(out, "%s %.0f\n", f->name, st->s->self.rss_bytes);
 }
 
-static void scrape_duration(const struct expo_stream *st, const struct family *f, size_t from, size_t to,
-			    struct strbuf *out)
+static void scrape_duration(const struct oracle_expo_stream *st, const struct family *f, size_t from,
+			    size_t to, struct strbuf *out)
 {
 	(void)from;
 	(void)to;
@@ -619,7 +629,7 @@ static const struct family families[] = {
 
 #define NFAMILIES (sizeof(families) / sizeof(families[0]))
 
-static int stream_init(struct expo_stream *st, const struct snapshot *s, double scrape_seconds)
+static int stream_init(struct oracle_expo_stream *st, const struct snapshot *s, double scrape_seconds)
 {
 	st->s = s;
 	st->scrape_seconds = scrape_seconds;
@@ -627,14 +637,14 @@ static int stream_init(struct expo_stream *st, const struct snapshot *s, double 
 	return labels_build(&st->lb, s);
 }
 
-static void stream_fini(struct expo_stream *st)
+static void stream_fini(struct oracle_expo_stream *st)
 {
 	labels_free(&st->lb);
 	sb_free(&st->trailer);
 }
 
 /* Moves the cursor to the next family; after the last, the trailer. */
-static void next_family(struct expo_stream *st, struct strbuf *out)
+static void next_family(struct oracle_expo_stream *st, struct strbuf *out)
 {
 	st->fam++;
 	st->item = 0;
@@ -649,7 +659,7 @@ static void next_family(struct expo_stream *st, struct strbuf *out)
 }
 
 /* Appends the next run of samples, with the family's HELP and TYPE first. */
-static void step(struct expo_stream *st, struct strbuf *out)
+static void step(struct oracle_expo_stream *st, struct strbuf *out)
 {
 	const struct family *f = &families[st->fam];
 	size_t n = family_items(f, st->s), to;
@@ -669,29 +679,29 @@ static void step(struct expo_stream *st, struct strbuf *out)
 		next_family(st, out);
 }
 
-struct expo_stream *expo_stream_new(struct snapshot *s, double scrape_seconds)
+struct oracle_expo_stream *oracle_expo_stream_new(struct snapshot *s, double scrape_seconds)
 {
-	struct expo_stream *st = calloc(1, sizeof(*st));
+	struct oracle_expo_stream *st = calloc(1, sizeof(*st));
 
 	if (!st) {
-		snapshot_free(s);
+		snapshot_clear(s);
 		return NULL;
 	}
 	st->own = *s;
 	memset(s, 0, sizeof(*s));
 	if (stream_init(st, &st->own, scrape_seconds)) {
-		expo_stream_free(st);
+		oracle_expo_stream_free(st);
 		return NULL;
 	}
 	return st;
 }
 
-struct strbuf *expo_stream_trailer(struct expo_stream *st)
+struct strbuf *oracle_expo_stream_trailer(struct oracle_expo_stream *st)
 {
 	return &st->trailer;
 }
 
-int expo_stream_next(struct expo_stream *st, struct strbuf *out, size_t want)
+int oracle_expo_stream_next(struct oracle_expo_stream *st, struct strbuf *out, size_t want)
 {
 	size_t start = out->len;
 
@@ -702,18 +712,18 @@ int expo_stream_next(struct expo_stream *st, struct strbuf *out, size_t want)
 	return st->done ? 0 : 1;
 }
 
-void expo_stream_free(struct expo_stream *st)
+void oracle_expo_stream_free(struct oracle_expo_stream *st)
 {
 	if (!st)
 		return;
 	stream_fini(st);
-	snapshot_free(&st->own);
+	snapshot_clear(&st->own);
 	free(st);
 }
 
-void expo_render(const struct snapshot *s, double scrape_seconds, struct strbuf *out)
+void oracle_expo_render(const struct snapshot *s, double scrape_seconds, struct strbuf *out)
 {
-	struct expo_stream st = { 0 };
+	struct oracle_expo_stream st = { 0 };
 
 	if (stream_init(&st, s, scrape_seconds)) {
 		stream_fini(&st);
@@ -722,6 +732,6 @@ void expo_render(const struct snapshot *s, double scrape_seconds, struct strbuf 
 	}
 	/* about 7 KiB per worker with the default buckets: one allocation */
 	sb_grow(out, 8192 + s->nworkers * 7168 + s->nmasters * 2048);
-	expo_stream_next(&st, out, SIZE_MAX);
+	oracle_expo_stream_next(&st, out, SIZE_MAX);
 	stream_fini(&st);
 }

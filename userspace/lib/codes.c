@@ -1,0 +1,58 @@
+/* codes.c - sorted counts by code: a binary search, an insert in place. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/codes.h"
+#include "lib/vec.h"
+
+int codes_add(struct code_list *l, uint32_t code, uint64_t count)
+{
+	size_t lo = 0, hi = l->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (l->v[mid].code < code)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < l->n && l->v[lo].code == code) {
+		l->v[lo].count += count;
+		return 0;
+	}
+	if (vec_grow((void **)&l->v, l->n, &l->cap, sizeof(*l->v), 8))
+		return -1;
+	memmove(&l->v[lo + 1], &l->v[lo], (l->n - lo) * sizeof(*l->v));
+	l->v[lo].code = code;
+	l->v[lo].count = count;
+	l->n++;
+	return 0;
+}
+
+int codes_add_all(struct code_list *l, const struct code_list *o)
+{
+	for (size_t i = 0; i < o->n; i++)
+		if (codes_add(l, o->v[i].code, o->v[i].count))
+			return -1;
+	return 0;
+}
+
+int codes_copy(struct code_list *dst, const struct code_list *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	if (!src->n)
+		return 0;
+	dst->v = malloc(src->n * sizeof(*dst->v));
+	if (!dst->v)
+		return -1;
+	memcpy(dst->v, src->v, src->n * sizeof(*dst->v));
+	dst->n = dst->cap = src->n;
+	return 0;
+}
+
+void codes_free(struct code_list *l)
+{
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
