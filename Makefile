@@ -123,7 +123,8 @@ e2e:
 # tables; rewrites BENCHMARKS.md (bench/preamble.md + the results) and
 # bench/results.{md,json,png}. It refuses to run beside another observer
 # (BENCH_ARGS=--allow-others measures anyway, flagged). BENCH_ARGS=--quick
-# for a short run (results in a temporary directory); --profile (needs perf) profiles.
+# for a short run (results in a temporary directory); --profile (needs perf) profiles;
+# BENCH_ARGS=--against=OTHER_BINARY scrapes beside another build (e.g. the previous release).
 BENCH_DEPS := wrk gnuplot-nox gunicorn python3-prometheus-client bpftool procps util-linux clang gcc \
               libc6-dev libbpf-dev
 

@@ -57,6 +57,7 @@ import threading
 import time
 import urllib.request
 
+import against
 import memory
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -1556,6 +1557,7 @@ def report_again(args):
     os.makedirs(out, exist_ok=True)
     text, summary = report(args, d["runs"], d["scale"], d["meta"], d.get("floors"), d.get("bystander"),
                            d.get("memory"))
+    text += "\n".join(against.table(d.get("against"))) + ("\n" if d.get("against") else "")
     text += wall_line(d["meta"])
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write(text)
@@ -1604,6 +1606,9 @@ def main():
                     help="vCPU counts of the guests whose kernel memory is measured (none: no guest)")
     ap.add_argument("--scales", help="MASTERSxWORKERS,... instead of %s" % ",".join("%dx%d" % s for s in SCALES))
     ap.add_argument("--no-load", action="store_true")
+    ap.add_argument("--against", metavar="BINARY",
+                    help="also scrape beside this other gunicorn-observer build (e.g. the previous release), "
+                         "interleaved, at 8x32 workers: CPU per scrape, this build over that one")
     ap.add_argument("--observer", default=os.path.join(ROOT, "build", "gunicorn-observer"))
     ap.add_argument("--out", help="where results.md/.dat/.png go (default: bench/, a temporary one with --quick)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
@@ -1762,6 +1767,20 @@ def main():
         for m, w in scales:
             scale_res += run_scale(args, workdir, m, w)
         phase("scale", tp)
+    against_res = None
+    if args.against:
+        tp = time.monotonic()
+        say("== scrape beside %s" % args.against)
+
+        def boot(masters, workers):
+            gs = [Gunicorn(workdir, "against-m%d" % i, workers, ["--worker-class", "sync"]) for i in range(masters)]
+            for g in gs:
+                g.wait_booted(120)
+            return gs, lambda: [g.stop() for g in gs]
+
+        against_res = against.run(args, workdir, boot, lambda b, name: Observer(b, workdir, name),
+                                  cpu_seconds, timed_get, say)
+        phase("scrape beside another build", tp)
     mem = {}
     if not args.no_memory:
         tp = time.monotonic()
@@ -1786,8 +1805,9 @@ def main():
     # the raw results first: a report that fails can be made again with --report-from
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump({"meta": meta, "runs": runs, "scale": scale_res, "bystander": by, "floors": floors,
-                   "memory": mem}, f, indent=1)
+                   "memory": mem, "against": against_res}, f, indent=1)
     text, summary = report(args, runs, scale_res, meta, floors, by, mem)
+    text += "\n".join(against.table(against_res)) + ("\n" if against_res else "")
     text += wall_line(meta)
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write(text)

@@ -126,7 +126,7 @@ static int teardown(void **state)
 /* Reads the maps and builds s from them. */
 static void build(struct snapshot *s)
 {
-	struct kread k;
+	struct kread k = { 0 };
 
 	memset(s, 0, sizeof(*s));
 	assert_int_equal(kread(&ld, KREAD_ALL, &k), 0);
@@ -424,7 +424,7 @@ static void test_build_changes_neither_maps_nor_registry(void **state)
 
 static void test_build_takes_the_codes_over(void **state)
 {
-	struct kread k;
+	struct kread k = { 0 };
 	struct snapshot s;
 
 	(void)state;

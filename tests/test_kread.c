@@ -42,6 +42,13 @@ static void fork_13(int fd, void *ctx)
 	fake_put_proc(fd, 13, 10, OBS_ROLE_WORKER);
 }
 
+/* Master 30 starts being followed after procs was walked. */
+static void track_30(int fd, void *ctx)
+{
+	(void)ctx;
+	fake_put_proc(fd, 30, 30, OBS_ROLE_MASTER);
+}
+
 static int setup(void **state)
 {
 	struct obs_worker_stats st;
@@ -107,9 +114,51 @@ static struct kworker *worker(const struct kread *k, pid_t pid)
 	return w;
 }
 
+/* A master the walk did not show is asked by key before anyone calls it
+ * gone: a walk that stopped part way (or ran before the master was
+ * tracked) must not make retire forget it. */
+static void test_master_missing_from_walk_asked_again(void **state)
+{
+	struct kread k = { 0 };
+
+	(void)state;
+	fake_map_after_walk(fm.procs, track_30, NULL);
+	assert_int_equal(kread(&ld, KREAD_ALL, &k), 0);
+	assert_int_equal(k.procs_ok, 1);
+	assert_int_equal(k.nmasters, 2); /* 10 and 20: 30 came after the walk */
+	assert_true(kread_has_master(&k, 30));
+	assert_true(kread_has_master(&k, 10));
+	assert_false(kread_has_master(&k, 40));
+	assert_false(kread_has_master(&k, 11)); /* a worker, not a master */
+	kread_free(&k);
+}
+
+/* A kread read again reuses its arrays and holds only the second read. */
+static void test_read_again_reuses(void **state)
+{
+	struct kread k = { 0 };
+	struct kworker *first;
+
+	(void)state;
+	assert_int_equal(kread(&ld, KREAD_ALL, &k), 0);
+	assert_int_equal(k.nw, 4);
+	assert_int_equal(worker(&k, 13)->live, 0);
+	first = k.w;
+	fake_put_proc(fm.procs, 13, 10, OBS_ROLE_WORKER);
+	assert_int_equal(kread(&ld, KREAD_ALL, &k), 0);
+	assert_ptr_equal(k.w, first); /* the same room */
+	assert_int_equal(k.nw, 4);
+	assert_int_equal(k.nmasters, 2);
+	assert_int_equal(k.nsig, 2);
+	assert_int_equal(worker(&k, 13)->live, 1);
+	assert_int_equal(worker(&k, 11)->codes.n, 2); /* read afresh, not added to the first */
+	assert_int_equal(worker(&k, 11)->codes.v[0].count, 4);
+	kread_free(&k);
+}
+
 static void test_workers_live_and_exited(void **state)
 {
-	struct kread k;
+	struct kread k = { 0 };
 
 	(void)state;
 	fake_map_after_walk(fm.procs, fork_13, NULL);
@@ -140,7 +189,7 @@ static void test_workers_live_and_exited(void **state)
 
 static void test_worker_forked_unseen_is_not_live(void **state)
 {
-	struct kread k;
+	struct kread k = { 0 };
 
 	(void)state;
 	/* 13 never reaches procs: it is as exited as 12 */
@@ -153,7 +202,7 @@ static void test_worker_forked_unseen_is_not_live(void **state)
 
 static void test_codes_attached_to_their_worker(void **state)
 {
-	struct kread k;
+	struct kread k = { 0 };
 	struct kworker *w;
 
 	(void)state;
@@ -180,7 +229,7 @@ static void test_codes_attached_to_their_worker(void **state)
 
 static void test_masters_list(void **state)
 {
-	struct kread k;
+	struct kread k = { 0 };
 
 	(void)state;
 	assert_int_equal(kread(&ld, KREAD_ALL, &k), 0);
@@ -196,7 +245,7 @@ static void test_masters_list(void **state)
 
 static void test_masters_sorted(void **state)
 {
-	struct kread k;
+	struct kread k = { 0 };
 
 	(void)state;
 	fake_put_proc(fm.procs, 5, 5, OBS_ROLE_MASTER); /* last in, lowest pid */
@@ -212,7 +261,7 @@ static void test_masters_sorted(void **state)
 
 static void test_signals(void **state)
 {
-	struct kread k;
+	struct kread k = { 0 };
 	int seen = 0;
 
 	(void)state;
@@ -235,7 +284,7 @@ static void test_signals(void **state)
 
 static void test_busy_oldest_request(void **state)
 {
-	struct kread k;
+	struct kread k = { 0 };
 
 	(void)state;
 	assert_int_equal(kread(&ld, KREAD_ALL, &k), 0);
@@ -249,7 +298,7 @@ static void test_busy_oldest_request(void **state)
 
 static void test_map_fill(void **state)
 {
-	struct kread k;
+	struct kread k = { 0 };
 
 	(void)state;
 	fake_map_after_walk(fm.procs, fork_13, NULL);
@@ -276,7 +325,7 @@ static void test_map_fill(void **state)
 
 static void test_drops_copied(void **state)
 {
-	struct kread k;
+	struct kread k = { 0 };
 
 	(void)state;
 	assert_int_equal(kread(&ld, KREAD_ALL, &k), 0);
@@ -292,7 +341,7 @@ static void test_drops_copied(void **state)
 
 static void test_failing_map_counted(void **state)
 {
-	struct kread k;
+	struct kread k = { 0 };
 
 	(void)state;
 	fake_map_fail(fm.codes, FAKE_FAIL_ALL);
@@ -311,7 +360,7 @@ static void test_failing_map_counted(void **state)
 
 static void test_procs_unreadable(void **state)
 {
-	struct kread k;
+	struct kread k = { 0 };
 
 	(void)state;
 	fake_map_fail(fm.procs, FAKE_FAIL_ALL);
@@ -331,7 +380,7 @@ static void test_procs_unreadable(void **state)
 
 static void test_procs_walk_fails_lookups_answer(void **state)
 {
-	struct kread k;
+	struct kread k = { 0 };
 
 	(void)state;
 	fake_map_fail(fm.procs, FAKE_FAIL_WALK);
@@ -346,7 +395,7 @@ static void test_procs_walk_fails_lookups_answer(void **state)
 
 static void test_stats_unreadable(void **state)
 {
-	struct kread k;
+	struct kread k = { 0 };
 
 	(void)state;
 	fake_map_fail(fm.stats, FAKE_FAIL_WALK);
@@ -362,7 +411,7 @@ static void test_stats_unreadable(void **state)
 static void test_kread_changes_no_map(void **state)
 {
 	struct fake_loader_copy before;
-	struct kread k;
+	struct kread k = { 0 };
 
 	(void)state;
 	fake_loader_copy(&fm, &before);
@@ -377,7 +426,7 @@ static void test_kread_changes_no_map(void **state)
 
 static void test_retire_scope_reads_less(void **state)
 {
-	struct kread k;
+	struct kread k = { 0 };
 
 	(void)state;
 	assert_int_equal(kread(&ld, KREAD_RETIRE, &k), 0);
@@ -401,7 +450,7 @@ static void test_empty_maps(void **state)
 {
 	struct fake_loader_maps empty;
 	struct loader l;
-	struct kread k;
+	struct kread k = { 0 };
 
 	(void)state;
 	fake_loader_maps_new(&empty, 4);
@@ -432,6 +481,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_workers_live_and_exited, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_master_missing_from_walk_asked_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_again_reuses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_worker_forked_unseen_is_not_live, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_codes_attached_to_their_worker, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_masters_list, setup, teardown),

@@ -144,7 +144,7 @@ static int teardown(void **state)
 
 static void build(struct snapshot *s)
 {
-	struct kread k;
+	struct kread k = { 0 };
 
 	memset(s, 0, sizeof(*s));
 	assert_int_equal(kread(&ld, KREAD_ALL, &k), 0);

@@ -54,6 +54,7 @@ struct observer {
 	struct utsname uts;
 	enum obs_data_plane plane;
 	double last_scrape_seconds;
+	struct kread kr;         /* the last kernel read: its arrays serve the next one */
 	struct snapshot *latest; /* the last read, for a mirror pass soon after it */
 	unsigned latest_generation;
 };
@@ -88,26 +89,26 @@ static void self_fields(struct observer *o, struct snapshot *s)
 static struct snapshot *snapshot_now(struct observer *o)
 {
 	struct snapshot *s;
-	struct kread k;
 
 	loader_sweep(&o->ld);
 	s = snapshot_new();
-	if (!s || kread(&o->ld, KREAD_ALL, &k)) {
+	if (!s || kread(&o->ld, KREAD_ALL, &o->kr)) {
 		log_error("out of memory while reading the maps");
 		snapshot_unref(s);
 		return NULL;
 	}
-	if (snapshot_build(&k, &o->tr.reg, &o->cfg, o->hc, s)) {
+	if (snapshot_build(&o->kr, &o->tr.reg, &o->cfg, o->hc, s)) {
 		log_error("out of memory while building a snapshot");
-		kread_free(&k);
 		snapshot_unref(s);
 		return NULL;
 	}
-	kread_free(&k);
 	self_fields(o, s);
 	snapshot_unref(o->latest);
-	o->latest = snapshot_ref(s);
-	o->latest_generation = o->tr.generation;
+	o->latest = NULL;
+	if (o->mirror) { /* kept for a mirror pass soon after */
+		o->latest = snapshot_ref(s);
+		o->latest_generation = o->tr.generation;
+	}
 	return s;
 }
 
@@ -346,6 +347,7 @@ out:
 		close(o.tr.saved_fd);
 	registry_free(&o.tr.reg);
 	snapshot_unref(o.latest);
+	kread_free(&o.kr);
 	host_cache_free(o.hc);
 	close(sfd);
 	return rc;

@@ -68,19 +68,14 @@ void host_cache_free(struct host_cache *h)
 	free(h);
 }
 
+static int pid_below(const void *elem, const void *key)
+{
+	return ((const struct host_worker *)elem)->pid < *(const pid_t *)key;
+}
+
 static size_t slot(const struct host_cache *h, pid_t pid)
 {
-	size_t lo = 0, hi = h->n;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (h->v[mid].pid < pid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return vec_lower_bound(h->v, h->n, sizeof(*h->v), &pid, pid_below);
 }
 
 /* The record of process (pid, start_ticks), made afresh when it is new or

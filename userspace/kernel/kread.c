@@ -33,7 +33,12 @@ struct kworker *kread_worker(const struct kread *k, pid_t pid)
 
 int kread_has_master(const struct kread *k, pid_t pid)
 {
-	return !k->procs_ok || (k->nmasters && bsearch(&pid, k->masters, k->nmasters, sizeof(pid), cmp_tgid));
+	__u32 key = (__u32)pid;
+	struct obs_proc v;
+
+	if (!k->procs_ok || (k->nmasters && bsearch(&pid, k->masters, k->nmasters, sizeof(pid), cmp_tgid)))
+		return 1;
+	return map_lookup(k->procs_fd, &key, &v) == 0 && v.role == OBS_ROLE_MASTER;
 }
 
 int kread_worker_stats(const struct loader *l, pid_t pid, struct obs_worker_stats *out)
@@ -160,11 +165,27 @@ static void busy_entry(const void *key, const void *value, void *ctx)
 		w->oldest_request_ns = c->req_start_ns;
 }
 
+/* Empties k, keeping its arrays. */
+static void reset(struct kread *k)
+{
+	struct kread keep = { .w = k->w,
+			      .capw = k->capw,
+			      .masters = k->masters,
+			      .capm = k->capm,
+			      .sig = k->sig,
+			      .capsig = k->capsig };
+
+	for (size_t i = 0; i < k->nw; i++)
+		codes_free(&k->w[i].codes);
+	*k = keep;
+}
+
 int kread(const struct loader *l, enum kread_scope scope, struct kread *k)
 {
 	struct walk x = { .k = k };
 
-	memset(k, 0, sizeof(*k));
+	reset(k);
+	k->procs_fd = l->procs_fd;
 	walk_fill(k, KMAP_PROCS, l->procs_fd, proc_entry, &x);
 	k->procs_ok = k->maps[KMAP_PROCS].ok;
 	qsort(k->masters, k->nmasters, sizeof(pid_t), cmp_tgid);
@@ -180,11 +201,7 @@ int kread(const struct loader *l, enum kread_scope scope, struct kread *k)
 			k->drops[i] = __atomic_load_n(&l->drops[i], __ATOMIC_RELAXED);
 	}
 	free(x.workers);
-	if (x.oom) {
-		kread_free(k);
-		return -1;
-	}
-	return 0;
+	return x.oom ? -1 : 0;
 }
 
 void kread_free(struct kread *k)

@@ -55,6 +55,7 @@ struct kread {
 	pid_t *masters; /* what procs holds as masters, sorted */
 	size_t nmasters, capm;
 	int procs_ok; /* procs was read: masters and live are as the kernel has them */
+	int procs_fd; /* to ask procs again about a master the walk did not show */
 	struct ksignal *sig;
 	size_t nsig, capsig;
 	uint64_t drops[OBS_DROP_MAX];
@@ -66,14 +67,17 @@ struct kread {
  * stats and codes only. */
 enum kread_scope { KREAD_ALL, KREAD_RETIRE };
 
-/* Reads the maps of l into k (zeroed first). Returns 0, or -1 when memory
- * ran out (k freed); a map that cannot be read is counted in
- * read_failures, not an error. */
+/* Reads the maps of l into k: zeroed the first time, or a k read before,
+ * whose arrays are reused (a read of hundreds of workers then touches no
+ * fresh memory). Returns 0, or -1 when memory ran out; a map that cannot be
+ * read is counted in read_failures, not an error. */
 int kread(const struct loader *l, enum kread_scope scope, struct kread *k);
 void kread_free(struct kread *k);
 /* The stats entry of pid in k, NULL when it has none. */
 struct kworker *kread_worker(const struct kread *k, pid_t pid);
-/* Whether procs held pid as a master (always, when procs was not read). */
+/* Whether procs holds pid as a master: in the walk, else asked again by key
+ * (a walk that stopped part way must not lose a master); always, when procs
+ * was not read. */
 int kread_has_master(const struct kread *k, pid_t pid);
 /* The aggregates of one worker, looked up now; -1 when it has none. */
 int kread_worker_stats(const struct loader *l, pid_t pid, struct obs_worker_stats *out);

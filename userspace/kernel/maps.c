@@ -11,6 +11,29 @@
 
 enum { BATCH = 1024 };
 
+/* The keys and values of a batch, kept from one walk to the next: fresh
+ * buffers of this size are mapped anew each time, and every page of them
+ * faulted in again at every scrape. One a thread (walks run on the main
+ * thread only). */
+static __thread struct {
+	char *p;
+	size_t cap;
+} scratch;
+
+static char *scratch_for(size_t n)
+{
+	char *p;
+
+	if (n <= scratch.cap)
+		return scratch.p;
+	p = realloc(scratch.p, n);
+	if (!p)
+		return NULL;
+	scratch.p = p;
+	scratch.cap = n;
+	return p;
+}
+
 static long bpf_walk(int fd, map_entry_fn fn, void *ctx, __u32 *max_entries)
 {
 	struct bpf_map_info info = { 0 };
@@ -24,9 +47,9 @@ static long bpf_walk(int fd, map_entry_fn fn, void *ctx, __u32 *max_entries)
 		return -1;
 	if (max_entries)
 		*max_entries = info.max_entries;
-	keys = malloc((size_t)BATCH * info.key_size);
-	vals = malloc((size_t)BATCH * info.value_size);
-	if (keys && vals)
+	keys = scratch_for((size_t)BATCH * (info.key_size + info.value_size));
+	vals = keys ? keys + (size_t)BATCH * info.key_size : NULL;
+	if (keys)
 		total = 0;
 	while (total >= 0) {
 		__u32 n = BATCH;
@@ -44,8 +67,6 @@ static long bpf_walk(int fd, map_entry_fn fn, void *ctx, __u32 *max_entries)
 		in = out;
 		inp = &in;
 	}
-	free(keys);
-	free(vals);
 	return total;
 }
 

@@ -5,18 +5,15 @@
 #include "lib/codes.h"
 #include "lib/vec.h"
 
+static int code_below(const void *elem, const void *key)
+{
+	return ((const struct code_count *)elem)->code < *(const uint32_t *)key;
+}
+
 int codes_add(struct code_list *l, uint32_t code, uint64_t count)
 {
-	size_t lo = 0, hi = l->n;
+	size_t lo = vec_lower_bound(l->v, l->n, sizeof(*l->v), &code, code_below);
 
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (l->v[mid].code < code)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	if (lo < l->n && l->v[lo].code == code) {
 		l->v[lo].count += count;
 		return 0;

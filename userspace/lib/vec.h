@@ -22,4 +22,23 @@ static inline int vec_grow(void **v, size_t n, size_t *cap, size_t elem, size_t 
 	return 0;
 }
 
+/* The index of the first of the n sorted elements at base (size bytes
+ * each) that is not below key, by below(element, key): where key is, or
+ * would be inserted. */
+static inline size_t vec_lower_bound(const void *base, size_t n, size_t size, const void *key,
+				     int (*below)(const void *elem, const void *key))
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (below((const char *)base + mid * size, key))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 #endif

@@ -47,19 +47,14 @@ void registry_remove(struct registry *r, pid_t pid)
 	r->n--;
 }
 
+static int pid_below(const void *elem, const void *key)
+{
+	return ((const struct worker_rec *)elem)->pid < *(const pid_t *)key;
+}
+
 static size_t worker_slot(const struct registry *r, pid_t pid)
 {
-	size_t lo = 0, hi = r->nw;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (r->w[mid].pid < pid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return vec_lower_bound(r->w, r->nw, sizeof(*r->w), &pid, pid_below);
 }
 
 struct worker_rec *registry_worker(struct registry *r, pid_t pid, int create)

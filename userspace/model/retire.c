@@ -112,12 +112,14 @@ static void forget_masters(const struct loader *l, struct registry *r, const str
 
 int retire(const struct loader *l, struct registry *r, int saved_fd)
 {
-	struct kread k;
+	struct kread k = { 0 };
 	__u32 *gone;
 	size_t ngone = 0;
 
-	if (kread(l, KREAD_RETIRE, &k))
+	if (kread(l, KREAD_RETIRE, &k)) {
+		kread_free(&k);
 		return -1;
+	}
 	gone = calloc(k.nw ? k.nw : 1, sizeof(*gone));
 	if (!gone) {
 		kread_free(&k);
