@@ -174,7 +174,7 @@ FUZZ_SRCS_records     := userspace/redis/records.c userspace/redis/json.c $(FUZZ
 FUZZ_LIBS_records     := -lcrypto -lbpf
 
 define FUZZ_RULE
-$(FUZZ_DIR)/fuzz_$(1): fuzz/fuzz_$(1).c fuzz/fakeroot.h $(FUZZ_SRCS_$(1)) $(HEADERS) | $(FUZZ_DIR)
+$(FUZZ_DIR)/fuzz_$(1): fuzz/fuzz_$(1).c $(wildcard fuzz/*.h) $(FUZZ_SRCS_$(1)) $(HEADERS) | $(FUZZ_DIR)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $$< $(FUZZ_SRCS_$(1)) $(FUZZ_LIBS_$(1)) -o $$@
 endef
 $(foreach t,$(FUZZ_TARGETS),$(eval $(call FUZZ_RULE,$(t))))

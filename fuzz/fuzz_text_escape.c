@@ -16,6 +16,7 @@
 #include "model/snapshot.h"
 #include "redis/records.h"
 #include "render/text.h"
+#include "utf8.h"
 
 /* The text format's unescaping; -1 on anything pt_escape must not write. */
 static int unescape(const char *s, size_t n, char *out, size_t *outlen)
@@ -40,33 +41,6 @@ static int unescape(const char *s, size_t n, char *out, size_t *outlen)
 	}
 	*outlen = o;
 	return 0;
-}
-
-/* Strict UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
-static int valid_utf8(const unsigned char *s, size_t n)
-{
-	for (size_t i = 0; i < n;) {
-		unsigned char c = s[i];
-		size_t len = c < 0x80             ? 1
-			     : (c & 0xe0) == 0xc0 ? 2
-			     : (c & 0xf0) == 0xe0 ? 3
-			     : (c & 0xf8) == 0xf0 ? 4
-						  : 0;
-		uint32_t cp = len == 1 ? c : len ? (uint32_t)(c & (0x7f >> len)) : 0;
-
-		if (!len || i + len > n)
-			return 0;
-		for (size_t j = 1; j < len; j++) {
-			if ((s[i + j] & 0xc0) != 0x80)
-				return 0;
-			cp = cp << 6 | (s[i + j] & 0x3f);
-		}
-		if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += len;
-	}
-	return 1;
 }
 
 /* Master 7, app, no workers, no bounds: every family a master has. */

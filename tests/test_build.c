@@ -22,18 +22,10 @@
 #include <cmocka.h>
 
 #include "fake_maps.h"
-#include "tmp_tree.h"
+#include "model_fixture.h"
 
 #include "lib/clock.h"
 #include "model/build.h"
-
-static struct fake_loader_maps fm;
-static struct loader ld;
-static __u64 drops[OBS_DROP_MAX];
-static struct registry reg;
-static struct obs_config cfg;
-static struct host_cache *hc;
-static char *proc_root;
 
 static struct obs_worker_stats stats_of(pid_t master, __u64 requests)
 {
@@ -55,24 +47,15 @@ static int setup(void **state)
 
 	(void)state;
 	log_level = LOG_WARN;
-	if (!mkdtemp(tmpl))
+	if (fixture_open(tmpl, OBS_PLANE_SOCKET))
 		return -1;
-	proc_root = strdup(tmpl);
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.proc_root = proc_root;
 	memcpy(cfg.dur_bounds, dur, sizeof(dur));
 	cfg.ndur = 3;
 	memcpy(cfg.size_bounds, size, sizeof(size));
 	cfg.nsize = 2;
-	hc = host_cache_new();
-
-	fake_maps_install();
-	fake_loader_maps_new(&fm, 8);
 	for (int i = 0; i < OBS_DROP_MAX; i++)
 		drops[i] = (__u64)(i + 1);
-	fake_loader_init(&ld, &fm, OBS_PLANE_SOCKET, drops);
 
-	memset(&reg, 0, sizeof(reg));
 	m = registry_add(&reg, 10, 0, "app10");
 	m->retired.requests = 100;
 	m->retired.dur_sum_ns = 100000;
@@ -113,27 +96,6 @@ static int setup(void **state)
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	(void)state;
-	fake_maps_uninstall();
-	registry_free(&reg);
-	host_cache_free(hc);
-	tmp_tree_remove(&proc_root);
-	return 0;
-}
-
-/* Reads the maps and builds s from them. */
-static void build(struct snapshot *s)
-{
-	struct kread k = { 0 };
-
-	memset(s, 0, sizeof(*s));
-	assert_int_equal(kread(&ld, KREAD_ALL, &k), 0);
-	assert_int_equal(snapshot_build(&k, &reg, &cfg, hc, s), 0);
-	kread_free(&k);
-}
-
 static const struct master_snap *master(const struct snapshot *s, pid_t pid)
 {
 	const struct master_snap *m = snapshot_master(s, pid);
@@ -158,7 +120,7 @@ static void test_master_totals(void **state)
 	struct snapshot s;
 
 	(void)state;
-	build(&s);
+	fixture_build(&s);
 	/* retired 100, live 11's 5, exited 12's 7 */
 	m = master(&s, 10);
 	assert_int_equal(m->t.requests, 112);
@@ -182,7 +144,7 @@ static void test_live_workers_listed(void **state)
 	struct snapshot s;
 
 	(void)state;
-	build(&s);
+	fixture_build(&s);
 	/* grouped by master in the registry's order; 12 exited */
 	assert_int_equal(s.nworkers, 3);
 	assert_int_equal(s.workers[0].pid, 11);
@@ -208,7 +170,7 @@ static void test_masters_not_in_procs_skipped(void **state)
 	struct snapshot s;
 
 	(void)state;
-	build(&s);
+	fixture_build(&s);
 	assert_int_equal(s.nmasters, 2);
 	assert_int_equal(s.masters[0].pid, 10);
 	assert_int_equal(s.masters[1].pid, 20);
@@ -223,7 +185,7 @@ static void test_masters_kept_when_procs_unreadable(void **state)
 
 	(void)state;
 	fake_map_fail(fm.procs, FAKE_FAIL_ALL);
-	build(&s);
+	fixture_build(&s);
 	assert_int_equal(s.nmasters, 3);
 	assert_int_equal(s.masters[2].pid, 30);
 	/* no worker is known to live, and every one is counted */
@@ -259,7 +221,7 @@ static void test_state_default_thresholds(void **state)
 
 	(void)state;
 	three_requests();
-	build(&s);
+	fixture_build(&s);
 	assert_int_equal(worker(&s, 11)->state, WORKER_BUSY);
 	assert_int_equal(worker(&s, 21)->state, WORKER_STUCK);
 	assert_int_equal(worker(&s, 22)->state, WORKER_BUSY);
@@ -268,13 +230,13 @@ static void test_state_default_thresholds(void **state)
 	/* no --timeout: 15 s; 17 s is stuck */
 	fake_put_conn(fm.conns, 1, 11, OBS_CONN_IDLE, 0, OBS_KEY_COOKIE);
 	request_since(4, 11, 17);
-	build(&s);
+	fixture_build(&s);
 	assert_int_equal(worker(&s, 11)->state, WORKER_STUCK);
 	snapshot_clear(&s);
 
 	/* --timeout 60: 30 s; 17 s is busy */
 	registry_find(&reg, 20)->timeout_s = 60;
-	build(&s);
+	fixture_build(&s);
 	assert_int_equal(worker(&s, 21)->state, WORKER_BUSY);
 	snapshot_clear(&s);
 }
@@ -286,14 +248,14 @@ static void test_state_configured_threshold(void **state)
 	(void)state;
 	three_requests();
 	cfg.stuck_threshold = 5;
-	build(&s);
+	fixture_build(&s);
 	assert_int_equal(worker(&s, 11)->state, WORKER_STUCK);
 	assert_int_equal(worker(&s, 21)->state, WORKER_STUCK);
 	assert_int_equal(worker(&s, 22)->state, WORKER_STUCK);
 	snapshot_clear(&s);
 	/* above the master's timeout / 2: the setting wins */
 	cfg.stuck_threshold = 25;
-	build(&s);
+	fixture_build(&s);
 	assert_int_equal(worker(&s, 11)->state, WORKER_BUSY);
 	assert_int_equal(worker(&s, 21)->state, WORKER_BUSY);
 	assert_int_equal(worker(&s, 22)->state, WORKER_BUSY);
@@ -308,7 +270,7 @@ static void test_state_idle(void **state)
 	/* answered, idle: neither is an unanswered request */
 	fake_put_conn(fm.conns, 1, 11, OBS_CONN_RESPONSE, 1, OBS_KEY_COOKIE);
 	fake_put_conn(fm.conns, 2, 21, OBS_CONN_IDLE, 1, OBS_KEY_COOKIE);
-	build(&s);
+	fixture_build(&s);
 	for (size_t i = 0; i < s.nworkers; i++)
 		assert_int_equal(s.workers[i].state, WORKER_IDLE);
 	snapshot_clear(&s);
@@ -320,7 +282,7 @@ static void test_signals_lifecycle_self(void **state)
 	struct snapshot s;
 
 	(void)state;
-	build(&s);
+	fixture_build(&s);
 	m = master(&s, 10);
 	assert_int_equal(m->signals.n, 2);
 	assert_int_equal(code_count(&m->signals, SIGHUP), 2);
@@ -352,7 +314,7 @@ static void test_master_without_workers(void **state)
 	m = registry_add(&reg, 40, 0, "app40");
 	m->retired.requests = 77;
 	fake_put_proc(fm.procs, 40, 40, OBS_ROLE_MASTER);
-	build(&s);
+	fixture_build(&s);
 	assert_int_equal(s.nmasters, 3);
 	assert_int_equal(master(&s, 40)->t.requests, 77);
 	assert_int_equal(master(&s, 40)->workers, 0);
@@ -411,9 +373,9 @@ static void test_build_changes_neither_maps_nor_registry(void **state)
 	three_requests();
 	fake_loader_copy(&fm, &before);
 	reg_copy(&reg, &rc);
-	build(&s);
+	fixture_build(&s);
 	snapshot_clear(&s);
-	build(&s); /* and a second gives the same */
+	fixture_build(&s); /* and a second gives the same */
 	assert_int_equal(master(&s, 10)->t.requests, 112);
 	snapshot_clear(&s);
 	assert_true(fake_loader_same(&fm, &before));
@@ -442,18 +404,19 @@ static void test_build_takes_the_codes_over(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_master_totals, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_live_workers_listed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_masters_not_in_procs_skipped, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_masters_kept_when_procs_unreadable, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_state_default_thresholds, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_state_configured_threshold, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_state_idle, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_signals_lifecycle_self, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_master_without_workers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_master_totals, setup, fixture_close),
+		cmocka_unit_test_setup_teardown(test_live_workers_listed, setup, fixture_close),
+		cmocka_unit_test_setup_teardown(test_masters_not_in_procs_skipped, setup, fixture_close),
+		cmocka_unit_test_setup_teardown(test_masters_kept_when_procs_unreadable, setup,
+						fixture_close),
+		cmocka_unit_test_setup_teardown(test_state_default_thresholds, setup, fixture_close),
+		cmocka_unit_test_setup_teardown(test_state_configured_threshold, setup, fixture_close),
+		cmocka_unit_test_setup_teardown(test_state_idle, setup, fixture_close),
+		cmocka_unit_test_setup_teardown(test_signals_lifecycle_self, setup, fixture_close),
+		cmocka_unit_test_setup_teardown(test_master_without_workers, setup, fixture_close),
 		cmocka_unit_test_setup_teardown(test_build_changes_neither_maps_nor_registry, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_build_takes_the_codes_over, setup, teardown),
+						fixture_close),
+		cmocka_unit_test_setup_teardown(test_build_takes_the_codes_over, setup, fixture_close),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

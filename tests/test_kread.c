@@ -124,7 +124,7 @@ static void test_master_missing_from_walk_asked_again(void **state)
 	(void)state;
 	fake_map_after_walk(fm.procs, track_30, NULL);
 	assert_int_equal(kread(&ld, KREAD_ALL, &k), 0);
-	assert_int_equal(k.procs_ok, 1);
+	assert_int_equal(kread_procs_ok(&k), 1);
 	assert_int_equal(k.nmasters, 2); /* 10 and 20: 30 came after the walk */
 	assert_true(kread_has_master(&k, 30));
 	assert_true(kread_has_master(&k, 10));
@@ -181,7 +181,7 @@ static void test_workers_live_and_exited(void **state)
 	assert_int_equal(worker(&k, 12)->st.dur_buckets[2], 7);
 	assert_null(kread_worker(&k, 10));
 	assert_null(kread_worker(&k, 99));
-	assert_int_equal(k.procs_ok, 1);
+	assert_int_equal(kread_procs_ok(&k), 1);
 	assert_int_equal(k.read_failures, 0);
 	kread_free(&k);
 	assert_int_equal(k.nw, 0);
@@ -352,7 +352,7 @@ static void test_failing_map_counted(void **state)
 	assert_int_equal(k.maps[KMAP_CODES].entries, 0);
 	assert_int_equal(k.maps[KMAP_STASH].ok, 0);
 	assert_int_equal(k.maps[KMAP_STATS].ok, 1);
-	assert_int_equal(k.procs_ok, 1);
+	assert_int_equal(kread_procs_ok(&k), 1);
 	assert_int_equal(k.nw, 4);
 	assert_int_equal(worker(&k, 11)->codes.n, 0);
 	kread_free(&k);
@@ -365,7 +365,7 @@ static void test_procs_unreadable(void **state)
 	(void)state;
 	fake_map_fail(fm.procs, FAKE_FAIL_ALL);
 	assert_int_equal(kread(&ld, KREAD_ALL, &k), 0);
-	assert_int_equal(k.procs_ok, 0);
+	assert_int_equal(kread_procs_ok(&k), 0);
 	assert_int_equal(k.read_failures, 1);
 	assert_int_equal(k.maps[KMAP_PROCS].ok, 0);
 	assert_int_equal(k.nmasters, 0);
@@ -385,7 +385,7 @@ static void test_procs_walk_fails_lookups_answer(void **state)
 	(void)state;
 	fake_map_fail(fm.procs, FAKE_FAIL_WALK);
 	assert_int_equal(kread(&ld, KREAD_ALL, &k), 0);
-	assert_int_equal(k.procs_ok, 0);
+	assert_int_equal(kread_procs_ok(&k), 0);
 	assert_int_equal(worker(&k, 11)->live, 1);
 	assert_int_equal(worker(&k, 12)->live, 0);
 	assert_int_equal(worker(&k, 13)->live, 0);
@@ -458,7 +458,7 @@ static void test_empty_maps(void **state)
 	assert_int_equal(kread(&l, KREAD_ALL, &k), 0);
 	assert_int_equal(k.nw, 0);
 	assert_int_equal(k.nmasters, 0);
-	assert_int_equal(k.procs_ok, 1);
+	assert_int_equal(kread_procs_ok(&k), 1);
 	assert_false(kread_has_master(&k, 10)); /* read, and no master in it */
 	assert_null(kread_worker(&k, 10));
 	assert_int_equal(k.maps[KMAP_STATS].capacity, 4);

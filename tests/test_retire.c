@@ -21,7 +21,7 @@
 #include <cmocka.h>
 
 #include "fake_maps.h"
-#include "tmp_tree.h"
+#include "model_fixture.h"
 
 #include "model/build.h"
 #include "model/retire.h"
@@ -29,14 +29,7 @@
 
 #define COOKIE_12 (((__u64)0xabcd << 32) | 12) /* a cookie whose low half is 12 */
 
-static struct fake_loader_maps fm;
-static struct loader ld;
-static __u64 drops[OBS_DROP_MAX];
-static struct registry reg;
 static int saved_fd;
-static struct obs_config cfg;
-static struct host_cache *hc;
-static char *proc_root;
 
 static struct obs_worker_stats stats_of(pid_t master, __u64 requests, int bucket)
 {
@@ -58,11 +51,10 @@ static struct master_rec *master_rec(pid_t pid, uint64_t start)
 	return m;
 }
 
-static void setup_maps(enum obs_data_plane plane)
+static void setup_maps(void)
 {
 	struct obs_worker_stats st;
 
-	fake_loader_init(&ld, &fm, plane, drops);
 	fake_put_proc(fm.procs, 10, 10, OBS_ROLE_MASTER);
 	fake_put_proc(fm.procs, 11, 10, OBS_ROLE_WORKER);
 	fake_put_proc(fm.procs, 20, 20, OBS_ROLE_MASTER);
@@ -99,16 +91,9 @@ static int setup_plane(enum obs_data_plane plane)
 	struct master_rec *m;
 
 	log_level = LOG_ERROR;
-	if (!mkdtemp(tmpl))
+	if (fixture_open(tmpl, plane))
 		return -1;
-	proc_root = strdup(tmpl);
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.proc_root = proc_root;
-	hc = host_cache_new();
-	fake_maps_install();
-	fake_loader_maps_new(&fm, 8);
 	saved_fd = fake_saved_map_new();
-	memset(&reg, 0, sizeof(reg));
 	m = master_rec(10, 1000);
 	m->retired.requests = 100;
 	m->retired.dur_sum_ns = 100000;
@@ -116,7 +101,7 @@ static int setup_plane(enum obs_data_plane plane)
 	codes_add(&m->retired.codes, 200, 100);
 	master_rec(20, 2000);
 	master_rec(30, 3000);
-	setup_maps(plane);
+	setup_maps();
 	return 0;
 }
 
@@ -130,26 +115,6 @@ static int setup_socket(void **state)
 {
 	(void)state;
 	return setup_plane(OBS_PLANE_SOCKET);
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	fake_maps_uninstall();
-	registry_free(&reg);
-	host_cache_free(hc);
-	tmp_tree_remove(&proc_root);
-	return 0;
-}
-
-static void build(struct snapshot *s)
-{
-	struct kread k = { 0 };
-
-	memset(s, 0, sizeof(*s));
-	assert_int_equal(kread(&ld, KREAD_ALL, &k), 0);
-	assert_int_equal(snapshot_build(&k, &reg, &cfg, hc, s), 0);
-	kread_free(&k);
 }
 
 static int has_signal(pid_t master, __u32 sig)
@@ -243,11 +208,11 @@ static void test_totals_never_go_down(void **state)
 	struct snapshot before, after;
 
 	(void)state;
-	build(&before);
+	fixture_build(&before);
 	assert_int_equal(before.nmasters, 2);
 	assert_int_equal(snapshot_master(&before, 10)->t.requests, 116);
 	assert_int_equal(retire(&ld, &reg, saved_fd), 3);
-	build(&after);
+	fixture_build(&after);
 	assert_int_equal(after.nmasters, 2);
 	for (size_t i = 0; i < before.nmasters; i++) {
 		const struct master_snap *a = &before.masters[i], *b = snapshot_master(&after, a->pid);
@@ -267,10 +232,10 @@ static void test_retire_again_changes_nothing(void **state)
 
 	(void)state;
 	assert_int_equal(retire(&ld, &reg, saved_fd), 3);
-	build(&before);
+	fixture_build(&before);
 	assert_int_equal(retire(&ld, &reg, saved_fd), 0);
 	assert_int_equal(registry_find(&reg, 10)->retired.requests, 111);
-	build(&after);
+	fixture_build(&after);
 	assert_totals_equal(&snapshot_master(&before, 10)->t, &snapshot_master(&after, 10)->t);
 	snapshot_clear(&before);
 	snapshot_clear(&after);
@@ -326,13 +291,13 @@ static void test_codes_unreadable_retires_no_one(void **state)
 	struct snapshot before, after;
 
 	(void)state;
-	build(&before);
+	fixture_build(&before);
 	/* folded without their codes, 12's and 13's would be lost to the
 	 * totals: their stats gone, their codes entries read for no one */
 	fake_map_fail(fm.codes, FAKE_FAIL_WALK);
 	assert_int_equal(retire(&ld, &reg, saved_fd), 0);
 	fake_map_fail(fm.codes, 0);
-	build(&after);
+	fixture_build(&after);
 	assert_totals_equal(&snapshot_master(&before, 10)->t, &snapshot_master(&after, 10)->t);
 	assert_int_equal(code_count(&snapshot_master(&after, 10)->t.codes, 500), 4);
 	assert_true(fake_has_stats(fm.stats, 12));
@@ -404,20 +369,20 @@ static void test_no_saved_map(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_fold, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_deletes_exactly_the_gone, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_syscall_plane_conns, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fold, setup, fixture_close),
+		cmocka_unit_test_setup_teardown(test_deletes_exactly_the_gone, setup, fixture_close),
+		cmocka_unit_test_setup_teardown(test_syscall_plane_conns, setup, fixture_close),
 		cmocka_unit_test_setup_teardown(test_socket_plane_conns_left_to_the_sweep, setup_socket,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_totals_never_go_down, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_retire_again_changes_nothing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_forgets_masters_procs_left, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_procs_walk_fails_masters_kept, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_procs_unreadable_retires_no_one, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_codes_unreadable_retires_no_one, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_worker_of_unknown_master, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_saved_written_and_restored, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_no_saved_map, setup, teardown),
+						fixture_close),
+		cmocka_unit_test_setup_teardown(test_totals_never_go_down, setup, fixture_close),
+		cmocka_unit_test_setup_teardown(test_retire_again_changes_nothing, setup, fixture_close),
+		cmocka_unit_test_setup_teardown(test_forgets_masters_procs_left, setup, fixture_close),
+		cmocka_unit_test_setup_teardown(test_procs_walk_fails_masters_kept, setup, fixture_close),
+		cmocka_unit_test_setup_teardown(test_procs_unreadable_retires_no_one, setup, fixture_close),
+		cmocka_unit_test_setup_teardown(test_codes_unreadable_retires_no_one, setup, fixture_close),
+		cmocka_unit_test_setup_teardown(test_worker_of_unknown_master, setup, fixture_close),
+		cmocka_unit_test_setup_teardown(test_saved_written_and_restored, setup, fixture_close),
+		cmocka_unit_test_setup_teardown(test_no_saved_map, setup, fixture_close),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

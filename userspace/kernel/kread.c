@@ -36,7 +36,8 @@ int kread_has_master(const struct kread *k, pid_t pid)
 	__u32 key = (__u32)pid;
 	struct obs_proc v;
 
-	if (!k->procs_ok || (k->nmasters && bsearch(&pid, k->masters, k->nmasters, sizeof(pid), cmp_tgid)))
+	if (!kread_procs_ok(k) ||
+	    (k->nmasters && bsearch(&pid, k->masters, k->nmasters, sizeof(pid), cmp_tgid)))
 		return 1;
 	return map_lookup(k->procs_fd, &key, &v) == 0 && v.role == OBS_ROLE_MASTER;
 }
@@ -187,7 +188,6 @@ int kread(const struct loader *l, enum kread_scope scope, struct kread *k)
 	reset(k);
 	k->procs_fd = l->procs_fd;
 	walk_fill(k, KMAP_PROCS, l->procs_fd, proc_entry, &x);
-	k->procs_ok = k->maps[KMAP_PROCS].ok;
 	qsort(k->masters, k->nmasters, sizeof(pid_t), cmp_tgid);
 	walk_fill(k, KMAP_STATS, l->stats_fd, stats_entry, &x);
 	qsort(k->w, k->nw, sizeof(*k->w), cmp_pid);

@@ -54,7 +54,6 @@ struct kread {
 	size_t nw, capw;
 	pid_t *masters; /* what procs holds as masters, sorted */
 	size_t nmasters, capm;
-	int procs_ok; /* procs was read: masters and live are as the kernel has them */
 	int procs_fd; /* to ask procs again about a master the walk did not show */
 	struct ksignal *sig;
 	size_t nsig, capsig;
@@ -75,6 +74,13 @@ int kread(const struct loader *l, enum kread_scope scope, struct kread *k);
 void kread_free(struct kread *k);
 /* The stats entry of pid in k, NULL when it has none. */
 struct kworker *kread_worker(const struct kread *k, pid_t pid);
+/* Whether procs was read: who is a master and who lives are then as the
+ * kernel has them. */
+static inline int kread_procs_ok(const struct kread *k)
+{
+	return k->maps[KMAP_PROCS].ok;
+}
+
 /* Whether procs holds pid as a master: in the walk, else asked again by key
  * (a walk that stopped part way must not lose a master); always, when procs
  * was not read. */

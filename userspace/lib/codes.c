@@ -35,19 +35,6 @@ int codes_add_all(struct code_list *l, const struct code_list *o)
 	return 0;
 }
 
-int codes_copy(struct code_list *dst, const struct code_list *src)
-{
-	memset(dst, 0, sizeof(*dst));
-	if (!src->n)
-		return 0;
-	dst->v = malloc(src->n * sizeof(*dst->v));
-	if (!dst->v)
-		return -1;
-	memcpy(dst->v, src->v, src->n * sizeof(*dst->v));
-	dst->n = dst->cap = src->n;
-	return 0;
-}
-
 void codes_free(struct code_list *l)
 {
 	free(l->v);

@@ -20,7 +20,6 @@ struct code_list {
 int codes_add(struct code_list *l, uint32_t code, uint64_t count);
 /* Adds every count of o to l. */
 int codes_add_all(struct code_list *l, const struct code_list *o);
-int codes_copy(struct code_list *dst, const struct code_list *src);
 void codes_free(struct code_list *l);
 
 #endif

@@ -51,15 +51,6 @@ int pt_name_ok(const char *s, int metric)
 	return *s != '\0';
 }
 
-size_t pt_name_len(const char *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n && name_char(s[i], i == 0, 1))
-		i++;
-	return i;
-}
-
 void pt_shortest(double v, char out[32])
 {
 	for (int p = 1; p <= 17; p++) {

@@ -14,8 +14,6 @@ void pt_help(struct strbuf *out, const char *help);
 /* Whether s is a label name ([a-zA-Z_][a-zA-Z0-9_]*), or with metric set a
  * metric name (':' allowed too). */
 int pt_name_ok(const char *s, int metric);
-/* The length of the metric name at the start of s (n bytes). */
-size_t pt_name_len(const char *s, size_t n);
 /* v in the fewest significant digits that read back as v ("5", "0.25",
  * "1e+02"). */
 void pt_shortest(double v, char out[32]);

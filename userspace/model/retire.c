@@ -128,7 +128,7 @@ int retire(const struct loader *l, struct registry *r, int saved_fd)
 	/* procs unread: who lives is unknown; codes unread: a worker retired
 	 * now would lose its codes. Either way none is (a live one's stats,
 	 * made at its fork only, would be gone for good). */
-	if (k.procs_ok && k.maps[KMAP_CODES].ok)
+	if (kread_procs_ok(&k) && k.maps[KMAP_CODES].ok)
 		retire_workers(l, r, &k, gone, &ngone);
 	if (ngone) {
 		struct gone_tgids g = { gone, ngone };
@@ -139,7 +139,7 @@ int retire(const struct loader *l, struct registry *r, int saved_fd)
 			map_delete_if(l->conns_fd, conn_of_gone, &g);
 	}
 	/* procs unread: who lives is unknown, and no master is forgotten for it */
-	if (k.procs_ok)
+	if (kread_procs_ok(&k))
 		forget_masters(l, r, &k);
 	saved_store(saved_fd, r);
 	free(gone);

@@ -634,6 +634,15 @@ void series_owner_labels(const struct series *m, enum owner o, size_t index, str
 	out->n = n;
 }
 
+const char *series_type_name(enum family_type t)
+{
+	static const char *const names[] = {
+		[FT_COUNTER] = "counter", [FT_GAUGE] = "gauge", [FT_HISTOGRAM] = "histogram"
+	};
+
+	return names[t];
+}
+
 const char *series_suffix(enum sample_part p)
 {
 	static const char *const suffixes[] = { "", "_bucket", "_sum", "_count" };

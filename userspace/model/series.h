@@ -87,6 +87,8 @@ struct owner_labels {
 };
 
 void series_owner_labels(const struct series *m, enum owner o, size_t index, struct owner_labels *out);
+/* "counter", "gauge" or "histogram". */
+const char *series_type_name(enum family_type t);
 /* The suffix of a sample's name after its family's: "_bucket", "_sum",
  * "_count" or "". */
 const char *series_suffix(enum sample_part p);

@@ -112,20 +112,16 @@ static void add_record(void *ctx, const struct sample *sm)
 	struct build *b = ctx;
 	struct redis_records *out = b->out;
 	const struct family *f = sm->f;
-	const char *type = "gauge_all", *typ = "gauge";
+	/* the key's type segment: gauges are "gauge_all" (multiprocess_mode all) */
+	const char *typ = series_type_name(f->type), *type = f->type == FT_GAUGE ? "gauge_all" : typ;
 	size_t flen = strlen(f->name);
 	char sample[160], md5[33], bval[32];
 	struct redis_record *r;
 
 	if (b->oom || (f->type == FT_HISTOGRAM && sm->part == PART_COUNT))
 		return;
-	if (f->type == FT_HISTOGRAM) {
-		type = typ = "histogram";
-	} else if (f->type == FT_COUNTER) {
-		type = typ = "counter";
-		if (flen > 6 && !strcmp(f->name + flen - 6, "_total"))
-			flen -= 6; /* prometheus_client's family name */
-	}
+	if (f->type == FT_COUNTER && flen > 6 && !strcmp(f->name + flen - 6, "_total"))
+		flen -= 6; /* prometheus_client's family name */
 	snprintf(sample, sizeof(sample), "%s%s", f->name, series_suffix(sm->part));
 	original_key(b, sm, flen, sample);
 	if (b->json.oom || rk_md5_hex(b->json.data, b->json.len, md5) ||

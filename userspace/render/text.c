@@ -18,10 +18,6 @@
  * 2 KiB a worker, so a step adds little to the 32-64 KiB an HTTP read asks. */
 #define TEXT_RUN 16
 
-static const char *const type_names[] = {
-	[FT_COUNTER] = "counter", [FT_GAUGE] = "gauge", [FT_HISTOGRAM] = "histogram"
-};
-
 /* An exposition being rendered: its snapshot and model, the owners'
  * rendered label sets (without braces; workers first, then masters), and
  * the cursor. */
@@ -139,7 +135,7 @@ static void step(struct text_stream *st, struct strbuf *out)
 		sb_puts(out, "\n# TYPE ");
 		sb_puts(out, f->name);
 		sb_append(out, " ", 1);
-		sb_puts(out, type_names[f->type]);
+		sb_puts(out, series_type_name(f->type));
 		sb_append(out, "\n", 1);
 		st->headed = 1;
 	}
