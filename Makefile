@@ -115,6 +115,15 @@ e2e:
 
 .PHONY: image e2e
 
+# The kernel matrix (about 45 min on TCG, see README): boots Debian's own
+# kernels under qemu (vm/run.sh), runs the integration core on every data
+# plane each offers, and each plane's bystander figure; one table, ending
+# with "N passed, N failed". MATRIX_ARGS: e.g. --kernels 6.1 --quick.
+kernel-matrix: deps-test all
+	@bash vm/matrix.sh $(if $(filter true,$(CI)),--ci) $(MATRIX_ARGS)
+
+.PHONY: kernel-matrix
+
 # The benchmark behind BENCHMARKS.md (~23 min): Gunicorn under wrk without the
 # observer, with it, with prometheus_client and with statsd, alternated; then
 # scrape cost at 8 to 1000 workers, the host's fixed BPF costs, and memory

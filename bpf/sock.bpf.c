@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
-/* sock.bpf.c - the socket data plane (Linux 6.3 and later): requests seen
- * on the socket tracepoints, which fire only on socket I/O, so no other
- * syscall of any process pays for them. A tracked worker's read whose
- * bytes open a request adopts the connection, however old; its entry is
+/* sock.bpf.c - the socket data planes: requests seen where the kernel moves
+ * a socket's bytes, so no other syscall of any process pays for them. The
+ * socket plane (Linux 6.3 and later) has the socket tracepoints; the fentry
+ * plane (kernels before them that allow BPF trampolines) has the exits of
+ * the address families' receive and send functions. Both run the same
+ * bodies below. A tracked worker's read whose bytes open a request adopts
+ * the connection, however old; its entry is
  * keyed by the socket's cookie, which no later socket reuses. The end of
  * a connection is seen at a TCP close, at a read of end-of-file, or by the
  * sweep that userspace runs before it reads the maps. */
@@ -39,7 +42,7 @@ static __always_inline void sweep_needed(void)
 
 /* The entry of a socket we follow, NULL for any other. A socket with no
  * cookie was never adopted and needs no lookup: reading it through the
- * tracepoint's trusted pointer is a plain load (no helper, and it makes no
+ * hook's BTF pointer is a plain load (no helper, and it makes no
  * cookie, unlike bpf_get_socket_cookie()). */
 static __always_inline struct obs_conn *followed(const struct sock *sk, __u64 *cookie)
 {
@@ -47,8 +50,8 @@ static __always_inline struct obs_conn *followed(const struct sock *sk, __u64 *c
 	return *cookie ? bpf_map_lookup_elem(&conns, cookie) : NULL;
 }
 
-SEC("tp_btf/sock_recv_length")
-int BPF_PROG(sock_recv, struct sock *sk, int ret, int flags)
+/* A receive of ret bytes from sk (flags: the recvmsg flags). */
+static __always_inline int on_recv(struct sock *sk, int ret, int flags)
 {
 	__u32 tgid;
 	__u64 cookie;
@@ -78,7 +81,7 @@ int BPF_PROG(sock_recv, struct sock *sk, int ret, int flags)
 	syscall_io(&a);
 	method = read_method(&a, ret);
 	if (!c) {
-		/* the tracepoint's sk is trusted: plain loads, no helper */
+		/* a BTF pointer (the hook's argument): plain loads, no helper */
 		__u16 family = sk->__sk_common.skc_family;
 		__u8 state = sk->__sk_common.skc_state;
 
@@ -100,8 +103,24 @@ int BPF_PROG(sock_recv, struct sock *sk, int ret, int flags)
 	return 0;
 }
 
-SEC("tp_btf/sock_send_length")
-int BPF_PROG(sock_send, struct sock *sk, int ret, int flags)
+/* Set by the loader when the sendpage programs run: a sendfile whose
+ * family falls back to sendmsg (no scatter-gather) is then already
+ * counted, page by page. */
+const volatile __u8 sendpage_hooked = 0;
+
+static __always_inline int sendfile_paged(void)
+{
+	struct pt_regs *regs;
+
+	if (!sendpage_hooked)
+		return 0;
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	return syscall_nr(regs) == OBS_NR_SENDFILE;
+}
+
+/* A send of ret bytes (or an error) to sk; by_sendmsg: seen at a family's
+ * sendmsg function (fentry plane), which a sendfile may reach too. */
+static __always_inline int on_send(struct sock *sk, int ret, int by_sendmsg)
 {
 	__u64 cookie;
 	struct obs_conn *c;
@@ -110,12 +129,62 @@ int BPF_PROG(sock_send, struct sock *sk, int ret, int flags)
 	if (ret == 0)
 		return 0;
 	c = followed(sk, &cookie);
-	if (!c)
+	if (!c || (by_sendmsg && sendfile_paged()))
 		return 0;
 	syscall_io(&a);
 	conn_write(c, &a, ret);
 	return 0;
 }
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(sock_recv, struct sock *sk, int ret, int flags)
+{
+	return on_recv(sk, ret, flags);
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(sock_send, struct sock *sk, int ret, int flags)
+{
+	return on_send(sk, ret, 0);
+}
+
+/* The fentry plane: the same events at the exits of the address families'
+ * receive and send functions, which the socket layer calls through a
+ * pointer (sock_recvmsg and sock_sendmsg, which hold the tracepoints' call
+ * sites, are inlined into their callers: a trampoline there never runs).
+ * Before 6.5 a sendfile's pages go to the families' sendpage functions
+ * instead. A NULL sock->sk (a socket being released) is no connection. */
+#define FEXIT_RECV(fn)                                                                                       \
+	SEC("fexit/" #fn)                                                                                    \
+	int BPF_PROG(fexit_##fn, struct socket *sock, struct msghdr *msg, size_t size, int flags, int ret)   \
+	{                                                                                                    \
+		struct sock *sk = sock->sk;                                                                  \
+		return sk ? on_recv(sk, ret, flags) : 0;                                                     \
+	}
+#define FEXIT_SEND(fn)                                                                                       \
+	SEC("fexit/" #fn)                                                                                    \
+	int BPF_PROG(fexit_##fn, struct socket *sock, struct msghdr *msg, size_t size, int ret)              \
+	{                                                                                                    \
+		struct sock *sk = sock->sk;                                                                  \
+		return sk ? on_send(sk, ret, 1) : 0;                                                         \
+	}
+#define FEXIT_SENDPAGE(fn)                                                                                   \
+	SEC("fexit/" #fn)                                                                                    \
+	int BPF_PROG(fexit_##fn, struct socket *sock, struct page *page, int offset, size_t size, int flags, \
+		     int ret)                                                                                \
+	{                                                                                                    \
+		struct sock *sk = sock->sk;                                                                  \
+		return sk ? on_send(sk, ret, 0) : 0;                                                         \
+	}
+
+FEXIT_RECV(inet_recvmsg)
+FEXIT_RECV(inet6_recvmsg)
+FEXIT_RECV(unix_stream_recvmsg)
+FEXIT_SEND(inet_sendmsg)
+FEXIT_SEND(inet6_sendmsg)
+FEXIT_SEND(unix_stream_sendmsg)
+FEXIT_SENDPAGE(inet_sendpage)
+FEXIT_SENDPAGE(unix_stream_sendpage)
 
 /* Our side's close or shutdown(SHUT_WR) of a TCP connection (FIN_WAIT1,
  * LAST_ACK: always in the closing task) ends it here. A reset (CLOSE) may

@@ -23,6 +23,7 @@
 #define OBS_NR_RECVFROM  45
 #define OBS_NR_SENDMSG   46
 #define OBS_NR_RECVMSG   47
+#define OBS_NR_SENDFILE  40
 #define syscall_nr(regs) ((regs)->orig_ax)
 #elif defined(__TARGET_ARCH_arm64)
 #define OBS_NR_READ      63
@@ -33,6 +34,7 @@
 #define OBS_NR_RECVFROM  207
 #define OBS_NR_SENDMSG   211
 #define OBS_NR_RECVMSG   212
+#define OBS_NR_SENDFILE  71
 #define syscall_nr(regs) ((regs)->syscallno)
 #else
 #error "syscall numbers: add this architecture"

@@ -200,15 +200,16 @@ wait_observer() {
     finish
 }
 
-# check_data_plane [LOG]: with GUNICORN_OBSERVER_DATA_PLANE socket or syscall, the observer's
+# check_data_plane [LOG]: with GUNICORN_OBSERVER_DATA_PLANE socket, fentry or syscall, the observer's
 # log (default OBSERVER_LOG) must say it runs that plane; nothing to check otherwise
 check_data_plane() {
     local log=${1:-$OBSERVER_LOG} want i
     case $DATA_PLANE in
         socket) want='data plane: socket tracepoints' ;;
+        fentry) want='data plane: fentry (fexit on' ;;
         syscall) want='data plane: syscall tracepoints' ;;
         '') return 0 ;;
-        *) fail "GUNICORN_OBSERVER_DATA_PLANE='$DATA_PLANE' is not socket or syscall"; return 1 ;;
+        *) fail "GUNICORN_OBSERVER_DATA_PLANE='$DATA_PLANE' is not socket, fentry or syscall"; return 1 ;;
     esac
     for i in $(seq 20); do  # logged at start, before /healthz answers; a little slack all the same
         grep -qF "$want" "$log" 2>/dev/null && {
@@ -223,7 +224,9 @@ check_data_plane() {
 }
 
 # check_hooks: the programs the observer (OPID) attached are its data plane's, and the socket
-# plane attaches no syscall tracepoint (every syscall of every process would pay for it).
+# and fentry planes attach no syscall tracepoint (every syscall of every process would pay for
+# it). The fentry plane's links are no perf events: its fexit links (attach_type 25,
+# BPF_TRACE_FEXIT) are counted in the observer's /proc/PID/fdinfo.
 # An observer that kept pinned programs attached nothing itself: nothing to check.
 check_hooks() {
     local hooks
@@ -240,6 +243,14 @@ check_hooks() {
                 fail "socket plane: observer $OPID is attached to: $hooks"
             else
                 pass "socket plane: no syscall tracepoint attached ($hooks)"
+            fi ;;
+        fentry)
+            local fx
+            fx=$(cat /proc/"$OPID"/fdinfo/* 2>/dev/null | awk '/^link_type:/ {t = $2} /^attach_type:/ && t == "tracing" && $2 == 25 {n++} END {print n + 0}')
+            if grep -qE '(^| )sys_(enter|exit)_' <<< "$hooks" || grep -qw sock_recv_length <<< "$hooks" || [ "$fx" -lt 4 ]; then
+                fail "fentry plane: observer $OPID holds $fx fexit links and is attached to: $hooks"
+            else
+                pass "fentry plane: $fx fexit links, no syscall or socket tracepoint attached ($hooks)"
             fi ;;
         syscall)
             if grep -qw sys_exit_read <<< "$hooks" && ! grep -qw sock_recv_length <<< "$hooks"; then

@@ -1,5 +1,5 @@
 #!/bin/bash
-# data-planes: socket syscall
+# data-planes: socket fentry syscall
 # Integration test: hostile and odd traffic. For every section the observer's counts
 # (per status code, per worker where Gunicorn's log names it) must equal Gunicorn's
 # access log, corrected only by what the client knows the observer sees on the wire

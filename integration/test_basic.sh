@@ -1,5 +1,5 @@
 #!/bin/bash
-# data-planes: socket syscall
+# data-planes: socket fentry syscall
 # Integration test: sync workers (2), one connection per request. The observer starts
 # first, so it must discover a gunicorn master started after it. Checks exact counts and
 # byte sums against the access log and the client, /sleep mean duration, promtool.

@@ -39,7 +39,7 @@ expect_error "port out of range" 2 "is not ADDR:PORT" "$OBSERVER" --listen 127.0
 expect_error "listen host not an IP" 2 "is not an IP address" "$OBSERVER" --listen "localhost:$(free_port)"
 expect_error "bad log level" 2 "--log-level 'loud' is unknown" "$OBSERVER" --log-level loud
 expect_error "bad pid" 2 "--pid 'abc' is not a process id" "$OBSERVER" --pid abc
-expect_error "bad data plane" 2 "--data-plane 'kprobe' is unknown: use auto, socket or syscall" \
+expect_error "bad data plane" 2 "--data-plane 'kprobe' is unknown: use auto, socket, fentry or syscall" \
     "$OBSERVER" --data-plane kprobe
 expect_error "bad GUNICORN_OBSERVER_DATA_PLANE" 2 "GUNICORN_OBSERVER_DATA_PLANE='fast' is unknown" \
     env GUNICORN_OBSERVER_DATA_PLANE=fast "$OBSERVER"
@@ -55,6 +55,28 @@ expect_error "not root" 1 "must run as root" \
     setpriv --reuid=65534 --regid=65534 --clear-groups "$OBSERVER" --listen "127.0.0.1:$(free_port)"
 expect_error "--pid not gunicorn" 1 "--pid $$ is not a running Gunicorn process" \
     "$OBSERVER" --listen "127.0.0.1:$(free_port)" --pid $$
+
+say "data planes: what this kernel offers, and a plane it does not"
+planes=$(run "$OBSERVER" data-planes)
+if [ "$(awk '$1 ~ /^(socket|fentry|syscall)$/ && $2 ~ /^(yes|no)$/' <<< "$planes" | wc -l)" = 3 ] &&
+    awk '$1 == "auto" {f = $2 ~ /^(socket|fentry|syscall)$/} END {exit !f}' <<< "$planes"; then
+    pass "data-planes: a line per plane and auto's choice ($(tr '\n' ';' <<< "$planes" | tr -s ' '))"
+else
+    fail "data-planes printed: $planes"
+fi
+auto=$(awk '$1 == "auto" {print $2}' <<< "$planes")
+first=$(awk '$2 == "yes" {print $1; exit}' <<< "$planes")
+if [ "$auto" = "$first" ]; then pass "auto takes the first plane offered ($auto)"; else fail "auto is '$auto', first offered '$first'"; fi
+expect_error "data-planes with an argument" 2 "data-planes takes no argument, got 'x'" "$OBSERVER" data-planes x
+expect_error "data-planes not root" 1 "data-planes must run as root" \
+    setpriv --reuid=65534 --regid=65534 --clear-groups "$OBSERVER" data-planes
+no=$(awk '$2 == "no" {print $1; exit}' <<< "$planes")
+if [ -n "$no" ]; then
+    expect_error "--data-plane $no, not offered here" 1 "--data-plane $no is not possible here: .+: use --data-plane auto" \
+        "$OBSERVER" --listen "127.0.0.1:$(free_port)" --data-plane "$no"
+else
+    say "every data plane is offered on this kernel: no refused plane to check"
+fi
 
 say "two masters started before the observer; --pid picks one"
 ACCESS_LOG=$WORKDIR/access1.log GUNICORN_LOG=$WORKDIR/gunicorn1.log start_gunicorn 1 -k sync --name first

@@ -1,5 +1,5 @@
 #!/bin/bash
-# data-planes: socket syscall
+# data-planes: socket fentry syscall
 # Integration test of the locked-down metrics endpoint: TLS (openssl makes the
 # certificate; curl verifies it with --cacert), basic auth with a bcrypt and a
 # sha256 password file (401 + WWW-Authenticate without or with wrong

@@ -1,5 +1,5 @@
 #!/bin/bash
-# data-planes: socket syscall
+# data-planes: socket fentry syscall
 # Integration test: eventlet workers (2), keep-alive client connections (10 requests
 # each, 4 concurrent). Gunicorn starts BEFORE the observer, so the observer must pick up
 # an already running master. Same checks as test_basic.sh.

@@ -1,5 +1,5 @@
 #!/bin/bash
-# data-planes: socket syscall
+# data-planes: socket fentry syscall
 # Integration test: how responses end, against sync, gthread (--threads 4 --keep-alive 5)
 # and gevent (--keep-alive 5) workers. framing_client.py reads each response by its own
 # framing and never needs a close to know one is done:

@@ -1,5 +1,5 @@
 #!/bin/bash
-# data-planes: socket syscall
+# data-planes: socket fentry syscall
 # Integration test: gevent workers (2, --worker-connections 100), keep-alive client
 # connections (10 requests each, 4 concurrent). Observer starts before gunicorn.
 # Same checks as test_basic.sh. Usage: sudo ./test_gevent.sh [--quick] [--ci]

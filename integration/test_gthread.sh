@@ -1,5 +1,5 @@
 #!/bin/bash
-# data-planes: socket syscall
+# data-planes: socket fentry syscall
 # Integration test: gthread workers (2 x 4 threads, --keep-alive 5); gunicorn starts
 # before the observer, so the observer must pick up a running master.
 # 1. keep-alive client (20 requests per connection, 4 concurrent), then /sleep phase:

@@ -1,5 +1,5 @@
 #!/bin/bash
-# data-planes: socket syscall
+# data-planes: socket fentry syscall
 # Integration test: worker lifecycle against real gunicorn 20.1 and real signals. One observer,
 # started first; every scenario runs its own gunicorn master and only looks at its series:
 #   kill      kill -9 of a worker: exits/restart{killed}=1, old series gone at once, new worker
@@ -273,9 +273,10 @@ scenario_timeout() {
     if [[ "$seq" =~ ^(idle\ )?(busy\ )+(stuck\ )+$ ]]; then pass "timeout: states in order while the request ran: $seq"
     else fail "timeout: states while the request ran not busy then stuck: '$seq'"; fi
     vsay "after the request ended (SIGABRT): $(awk '{print $1 ":" $2}' "$trace.after" | tr '\n' ' ')"
-    # two scrapes about 1 s apart: the first at >= 0.3 s, the second >= 0.9 s later, before the kill
+    # two scrapes at least 0.5 s apart (in a guest under TCG scrapes came 0.9 s apart, and the
+    # kill followed the second): the first at >= 0.3 s, the second >= 0.5 s later
     read -r t1 a1 < <(awk '$1 >= 0.3 {print $1, $3; exit}' "$trace.run")
-    [ -n "$t1" ] && read -r t2 a2 < <(awk -v t="$t1" '$1 >= t + 0.9 {print $1, $3; exit}' "$trace.run")
+    [ -n "$t1" ] && read -r t2 a2 < <(awk -v t="$t1" '$1 >= t + 0.5 {print $1, $3; exit}' "$trace.run")
     if [ -n "$a1" ] && [ -n "$a2" ] && [ "$a1" != - ] && [ "$a2" != - ] && fcmp "$a2 > $a1"; then
         pass "timeout: heartbeat age grows: $a1 s at ${t1} s, $a2 s at ${t2} s"
     else

@@ -1,5 +1,5 @@
 #!/bin/bash
-# data-planes: socket syscall
+# data-planes: socket fentry syscall
 # Integration test: Gunicorn on a UNIX socket behind a real nginx (Debian's, started by
 # this script with its own config, prefix, pid and logs in the work directory), clients
 # (client.py) on nginx's TCP port. Ground truth: Gunicorn's access log ('%(p)s %(s)s

@@ -1,5 +1,5 @@
 #!/bin/bash
-# data-planes: socket syscall
+# data-planes: socket fentry syscall
 # Integration test: the observer in a PID namespace of its own, as on a
 # Kubernetes node that is itself a container (kind): it and Gunicorn run
 # under `unshare --pid --mount-proc`, so the pids it sees are not the

@@ -1,5 +1,5 @@
 #!/bin/bash
-# data-planes: socket syscall
+# data-planes: socket fentry syscall
 # Integration test: a real Prometheus (Debian's, own config and storage, a free port,
 # scrape interval 1 s) scrapes the observer watching real gunicorn (2 sync workers).
 # After a /sleep-only phase and again after a mixed phase, once two scrapes have

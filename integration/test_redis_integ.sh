@@ -1,5 +1,5 @@
 #!/bin/bash
-# data-planes: socket syscall
+# data-planes: socket fentry syscall
 # Integration test: the Redis mirror and `gunicorn-observer aggregate`, against a real
 # redis-server this script starts on a free port and real gunicorn (sync, 2 workers):
 #   layout    every key is {prefix}:{type}:{pid}:metric|meta:{md5 of the JSON key} as the

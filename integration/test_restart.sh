@@ -1,5 +1,5 @@
 #!/bin/bash
-# data-planes: socket syscall
+# data-planes: socket fentry syscall
 # Integration test: the observer restarts while traffic flows, and nothing
 # is lost. Its maps and program links are pinned, so the kernel side counts
 # on while no observer runs: after a SIGTERM and a restart, then a kill -9

@@ -1,5 +1,5 @@
 #!/bin/bash
-# data-planes: socket syscall
+# data-planes: socket fentry syscall
 # Integration test of the configuration system with the real binary:
 # 1. the Python exporter's YAML file (with its in-process keys) plus an
 #    observer: section: --print-config shows every value with

@@ -24,6 +24,7 @@
 #include "kernel/caps.h"
 #include "kernel/kread.h"
 #include "kernel/loader.h"
+#include "kernel/plane.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "model/build.h"
@@ -278,6 +279,8 @@ int main(int argc, char **argv)
 		return aggregate_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "cleanup") == 0)
 		return pin_cleanup_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "data-planes") == 0)
+		return plane_main(argc - 1, argv + 1);
 	rc = cli_configure(argc, argv, &o.cfg, &src, &cli);
 	if (rc)
 		return rc > 0 ? 0 : 2;

@@ -1,10 +1,11 @@
 #!/bin/bash
-# vm/run.sh - boots one of Debian bookworm's own kernels under qemu/KVM with
-# the host's / as the guest's root (9p, read-only, under a tmpfs overlay) and
-# runs a command inside it, from the same working directory; exits with the
-# command's exit status. See vm/README.md.
+# vm/run.sh - boots one of Debian's own kernels (bookworm's 6.1 and 6.12,
+# bullseye's 5.10) under qemu/KVM with the host's / as the guest's root (9p,
+# read-only, under a tmpfs overlay) and runs a command inside it, from the
+# same working directory; exits with the command's exit status. See
+# vm/README.md.
 #
-#   bash vm/run.sh [--kernel 6.1|6.12] [--smp N] [--mem MiB] [--timeout S]
+#   bash vm/run.sh [--kernel 5.10|6.1|6.12] [--smp N] [--mem MiB] [--timeout S]
 #                  [--accel auto|kvm|tcg] [--quick] [--ci] -- COMMAND [ARGS...]
 set -euo pipefail
 
@@ -14,9 +15,10 @@ me="vm"
 
 usage() {
 	cat <<'EOF'
-usage: bash vm/run.sh [--kernel 6.1|6.12] [--smp N] [--mem MiB] [--timeout S]
+usage: bash vm/run.sh [--kernel 5.10|6.1|6.12] [--smp N] [--mem MiB] [--timeout S]
                       [--accel auto|kvm|tcg] [--quick] [--ci] -- COMMAND [ARGS...]
-  --kernel K   Debian bookworm kernel series: 6.12 (default) or 6.1
+  --kernel K   Debian kernel series: 6.12 (default) or 6.1 (bookworm, with
+               apt), 5.10 (bullseye, from the signed archive index)
   --smp N      vCPUs, 1-255 (default 2; more than the host's cores is fine)
   --mem MiB    guest memory (default 2048)
   --timeout S  kill the VM after S seconds, exit 124 (default 600)
@@ -75,7 +77,8 @@ done
 case $kernel in
 6.12) meta=linux-image-6.12-amd64 ;;
 6.1) meta=linux-image-amd64 ;;
-*) bad "unknown kernel '$kernel' (known: 6.1, 6.12)" ;;
+5.10) meta="" ;;
+*) bad "unknown kernel '$kernel' (known: 5.10, 6.1, 6.12)" ;;
 esac
 isnum() { # isnum OPTION VALUE MIN MAX
 	if ! [[ $2 =~ ^[0-9]+$ ]] || [ "$2" -lt "$3" ] || [ "$2" -gt "$4" ]; then
@@ -123,6 +126,16 @@ unblock_readers() {
 if [ "$quick" = 0 ]; then
 	sh "$repo/tests/deps.sh" qemu-system-x86 busybox-static cpio kmod xz-utils zstd >&2 ||
 		die "installing qemu-system-x86 busybox-static cpio kmod xz-utils zstd failed: run as root with apt working"
+	if [ ! -s "$repo/build/vm/$kernel/package" ] && { [ -z "$meta" ] || ! apt-cache show "$meta" >/dev/null 2>&1; }; then
+		# not in the host's apt sources (bullseye's on a bookworm host, any
+		# on a host that is not Debian): fetched over HTTP from Debian's
+		# archive and checked against its signature
+		get=curl
+		if ! command -v curl >/dev/null 2>&1 && command -v wget >/dev/null 2>&1; then get=""; fi
+		# shellcheck disable=SC2086 # no curl where wget is there
+		sh "$repo/tests/deps.sh" $get gpgv debian-archive-keyring >&2 ||
+			die "installing ${get:+$get }gpgv debian-archive-keyring failed: run as root with apt working"
+	fi
 fi
 for t in qemu-system-x86_64 cpio gzip depmod timeout flock; do
 	command -v "$t" >/dev/null 2>&1 || die "$t not found: run without --quick (or: apt-get install qemu-system-x86 cpio kmod)"
@@ -156,13 +169,8 @@ kvm) accel_args=(-enable-kvm -cpu host) ;;
 esac
 
 # --- kernel package, cached in build/vm/<kernel>/ -------------------------
-vmdir=$repo/build/vm
-cache=$vmdir/$kernel
-mkdir -p "$vmdir"
-exec 9>"$vmdir/.lock"
-flock 9
-if [ ! -s "$cache/package" ]; then
-	[ "$quick" = 0 ] || die "kernel $kernel is not cached in $cache: run once without --quick"
+# Each get_* downloads the kernel's .deb into $part/dl and sets pkg and deb.
+get_apt() { # 6.1, 6.12: bookworm, from the host's apt sources
 	resolve() { apt-cache depends "$meta" 2>/dev/null | awk '$1 == "Depends:" && $2 ~ /^linux-image-/ {print $2; exit}'; }
 	pkg=$(resolve || true)
 	if [ -z "$pkg" ]; then
@@ -181,6 +189,88 @@ if [ ! -s "$cache/package" ]; then
 		die "apt-get download $pkg failed${err:+ ($err)}: check network access to the Debian mirror, then apt-get update"
 	fi
 	deb=$(find "$part/dl" -name '*.deb' | head -n 1)
+}
+# From Debian's archive index, where apt cannot resolve the package: 5.10
+# (bullseye) on a bookworm host, or any of them on a host that is not
+# Debian (Ubuntu's CI runners). The newest package whose name matches the
+# kernel's pattern in the suites' indexes: their InRelease is checked with
+# gpgv against debian-archive-keyring, their Packages.xz against InRelease
+# and the .deb against Packages.xz.
+suites_of() { # suites_of KERNEL: "BASE SUITE" lines
+	local d=http://deb.debian.org/debian s=http://deb.debian.org/debian-security
+	case $1 in
+	5.10) printf '%s\n' "$d bullseye" "$s bullseye-security" ;;
+	*) printf '%s\n' "$d bookworm" "$d bookworm-updates" "$s bookworm-security" ;;
+	esac
+}
+name_re() { # name_re KERNEL: the package names of that series (not -dbg, -unsigned, -rt, -cloud)
+	case $1 in
+	5.10) echo '^linux-image-5\.10\.0-[0-9]+-amd64$' ;;
+	6.1) echo '^linux-image-6\.1\.0-[0-9]+-amd64$' ;;
+	6.12) echo '^linux-image-6\.12\.[0-9]+\+deb12-amd64$' ;;
+	esac
+}
+keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+fetch() { # fetch FILE URL, or remove $part and fail
+	local err
+	if command -v curl >/dev/null 2>&1; then
+		curl -fsSL --retry 2 -o "$1" "$2" 2>"$part/fetch.log" && return 0
+	else
+		wget -q --tries=3 -O "$1" "$2" 2>"$part/fetch.log" && return 0
+	fi
+	err=$(grep -v '^$' "$part/fetch.log" | tail -n 1 || true)
+	drop "downloading $2 failed${err:+ ($err)}: check network access to deb.debian.org"
+}
+drop() { rm -rf "$part" && die "$@"; }
+get_index() {
+	local base suite n=0 idx sum want best="" v f h re
+	re=$(name_re "$kernel")
+	if ! command -v curl >/dev/null 2>&1 && ! command -v wget >/dev/null 2>&1; then
+		die "neither curl nor wget found: run without --quick (or: apt-get install curl)"
+	fi
+	if ! command -v gpgv >/dev/null 2>&1 || [ ! -s "$keyring" ]; then
+		die "gpgv or $keyring not found: run without --quick (or: apt-get install gpgv debian-archive-keyring)"
+	fi
+	part=$vmdir/.$kernel.partial
+	rm -rf "$part" && mkdir -p "$part/dl"
+	while read -r base suite; do
+		n=$((n + 1)) idx=$part/$n
+		fetch "$idx.InRelease" "$base/dists/$suite/InRelease"
+		gpgv --keyring "$keyring" --output "$idx.Release" "$idx.InRelease" >/dev/null 2>&1 ||
+			drop "the signature of $base/dists/$suite/InRelease does not verify with $keyring"
+		want=$(awk '/^[^ ]/ {s = ($1 == "SHA256:")} s && $3 == "main/binary-amd64/Packages.xz" {print $1; exit}' "$idx.Release")
+		fetch "$idx.Packages.xz" "$base/dists/$suite/main/binary-amd64/Packages.xz"
+		sum=$(sha256sum "$idx.Packages.xz" | cut -d' ' -f1)
+		[ "$sum" = "${want:-none}" ] ||
+			drop "$base/dists/$suite/main/binary-amd64/Packages.xz has SHA256 $sum, its InRelease says '${want:-nothing}'"
+		# "VERSION PACKAGE URL SHA256" for each package of the series
+		xz -dc "$idx.Packages.xz" | awk -v RS= -F '\n' -v base="$base" -v re="$re" '
+			$1 ~ /^Package: / && substr($1, 10) ~ re {
+				delete f
+				for (i = 1; i <= NF; i++)
+					if ((j = index($i, ": ")) > 0) f[substr($i, 1, j - 1)] = substr($i, j + 2)
+				print f["Version"], f["Package"], base "/" f["Filename"], f["SHA256"]
+			}' >>"$part/candidates" || drop "reading $base/dists/$suite/main/binary-amd64/Packages.xz failed"
+	done < <(suites_of "$kernel")
+	while read -r v _ _ _; do
+		if [ -z "$best" ] || dpkg --compare-versions "$v" gt "${best%% *}"; then best=$v; fi
+	done <"$part/candidates"
+	[ -n "$best" ] || drop "no package matching $re in the indexes of $(suites_of "$kernel" | awk '{print $2}' | tr '\n' ' ')"
+	read -r v pkg f h < <(awk -v v="$best" '$1 == v {print; exit}' "$part/candidates")
+	say "downloading $pkg $v (kernel $kernel, once; cached in build/vm/$kernel)"
+	deb=$part/dl/${f##*/}
+	fetch "$deb" "$f"
+	sum=$(sha256sum "$deb" | cut -d' ' -f1)
+	[ "$sum" = "$h" ] || drop "$f has SHA256 $sum, the archive's index says $h"
+}
+vmdir=$repo/build/vm
+cache=$vmdir/$kernel
+mkdir -p "$vmdir"
+exec 9>"$vmdir/.lock"
+flock 9
+if [ ! -s "$cache/package" ]; then
+	[ "$quick" = 0 ] || die "kernel $kernel is not cached in $cache: run once without --quick"
+	if [ -n "$meta" ] && apt-cache show "$meta" >/dev/null 2>&1; then get_apt; else get_index; fi
 	mkdir -p "$part/root"
 	dpkg-deb -x "$deb" "$part/root" || die "dpkg-deb -x $deb failed (disk full?)"
 	kv=$(basename "$(find "$part/root/lib/modules" -mindepth 1 -maxdepth 1 -type d | head -n 1)")

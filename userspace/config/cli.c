@@ -39,7 +39,8 @@ static const struct {
 #define HELP_WIDTH  80
 #define HELP_SUBCMDS                                                                                         \
 	"  aggregate --help              serve the metrics of many observers from Redis\n"                   \
-	"  cleanup [--pin-dir DIR]       detach and unpin the programs left pinned\n"
+	"  cleanup [--pin-dir DIR]       detach and unpin the programs left pinned\n"                        \
+	"  data-planes                   the data planes this kernel offers\n"
 
 /* One option of --help: "  -l, --listen ADDR:PORT" and its help (with its
  * default) folded into lines of HELP_WIDTH from HELP_COLUMN on. */

@@ -21,12 +21,13 @@
 
 /* How the BPF side sees requests (see loader.c). */
 enum obs_data_plane {
-	OBS_PLANE_AUTO = 0, /* socket tracepoints where the kernel has them, else syscalls */
+	OBS_PLANE_AUTO = 0, /* the first of socket, fentry, syscall that the kernel offers */
 	OBS_PLANE_SOCKET,   /* tp_btf sock_recv_length/sock_send_length (Linux 6.3+) */
+	OBS_PLANE_FENTRY,   /* fexit sock_recvmsg/sock_sendmsg/kernel_sendpage (BPF trampolines) */
 	OBS_PLANE_SYSCALL,  /* syscall tracepoints */
 };
 
-/* "auto", "socket" or "syscall"; -1 for anything else. */
+/* "auto", "socket", "fentry" or "syscall"; -1 for anything else. */
 int config_plane_parse(const char *s);
 const char *config_plane_name(enum obs_data_plane p);
 

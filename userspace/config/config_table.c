@@ -19,8 +19,8 @@
 #define AT(field)          .at = offsetof(struct obs_config, field), .size = sizeof(((struct obs_config *)0)->field)
 #define LIST_AT(field, nf) AT(field), .n_at = offsetof(struct obs_config, nf)
 
-static const char *const levels[] = { "error", "warn", "info", "debug", NULL }; /* enum log_level */
-static const char *const planes[] = { "auto", "socket", "syscall", NULL };      /* enum obs_data_plane */
+static const char *const levels[] = { "error", "warn", "info", "debug", NULL };      /* enum log_level */
+static const char *const planes[] = { "auto", "socket", "fentry", "syscall", NULL }; /* enum obs_data_plane */
 
 const struct setting config_settings[] = {
 	{ .yaml = "exporter.prometheus.bind_address",
@@ -264,7 +264,7 @@ const struct setting config_settings[] = {
 	  .names = planes,
 	  .def = "auto",
 	  .help = "how the kernel sees requests; auto: socket tracepoints where the kernel has them, else "
-		  "syscall tracepoints" },
+		  "fentry/fexit on the socket functions where it allows them, else syscall tracepoints" },
 };
 
 const int config_nsettings = (int)(sizeof(config_settings) / sizeof(config_settings[0]));

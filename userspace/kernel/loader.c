@@ -16,6 +16,7 @@
 
 #include "kernel/loader.h"
 #include "kernel/maps.h"
+#include "kernel/plane.h"
 #include "lib/log.h"
 #include "observer.skel.h"
 
@@ -31,53 +32,10 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, ap);
 }
 
-static int tracefs_ready(void)
-{
-	return access("/sys/kernel/tracing/events", F_OK) == 0 ||
-	       access("/sys/kernel/debug/tracing/events", F_OK) == 0;
-}
-
-static int syscalls_ready(void)
-{
-	return access("/sys/kernel/tracing/events/syscalls", F_OK) == 0 ||
-	       access("/sys/kernel/debug/tracing/events/syscalls", F_OK) == 0;
-}
-
-/* Does the kernel have the socket tracepoints (Linux 6.3 and later)? */
-static int have_sock_tracepoints(void)
-{
-	struct btf *btf = btf__load_vmlinux_btf();
-	int ok;
-
-	if (!btf)
-		return 0;
-	ok = btf__find_by_name_kind(btf, "btf_trace_sock_send_length", BTF_KIND_TYPEDEF) > 0 &&
-	     btf__find_by_name_kind(btf, "btf_trace_sock_recv_length", BTF_KIND_TYPEDEF) > 0;
-	btf__free(btf);
-	return ok;
-}
-
 /* Why this data plane, for the one line logged once it runs. */
 static const char *plane_why = "";
-
-/* auto: the socket tracepoints where the kernel has them. */
-static int choose_plane(enum obs_data_plane want, enum obs_data_plane *plane)
-{
-	int sock = have_sock_tracepoints();
-
-	if (want == OBS_PLANE_SOCKET && !sock) {
-		fprintf(stderr,
-			"gunicorn-observer: --data-plane socket needs the sock:sock_send_length and "
-			"sock:sock_recv_length tracepoints (Linux 6.3 or later), which this kernel has "
-			"not: use --data-plane auto or syscall\n");
-		return -1;
-	}
-	*plane = want == OBS_PLANE_AUTO ? (sock ? OBS_PLANE_SOCKET : OBS_PLANE_SYSCALL) : want;
-	if (*plane == OBS_PLANE_SYSCALL)
-		plane_why = want == OBS_PLANE_SYSCALL ? " (as --data-plane asks)"
-						      : " (this kernel has no socket tracepoints)";
-	return 0;
-}
+/* What the kernel offers (the fentry plane's functions), from preflight. */
+static struct plane_offer offer;
 
 int loader_preflight(const struct obs_config *c, enum obs_data_plane *plane)
 {
@@ -92,24 +50,11 @@ int loader_preflight(const struct obs_config *c, enum obs_data_plane *plane)
 		return -1;
 	}
 	/* the OOM tracepoint is a classic one, whichever the data plane */
-	if (!tracefs_ready() && mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL) != 0 &&
-	    errno != EBUSY) {
-		fprintf(stderr,
-			"gunicorn-observer: tracefs is not mounted and mounting it failed (%s): run 'mount "
-			"-t tracefs nodev /sys/kernel/tracing'\n",
-			strerror(errno));
+	if (tracefs_mount())
 		return -1;
-	}
-	if (choose_plane(c->data_plane, plane))
+	plane_probe(&offer);
+	if (plane_choose(&offer, c->data_plane, plane, &plane_why))
 		return -1;
-	if (*plane == OBS_PLANE_SYSCALL && !syscalls_ready()) {
-		fprintf(
-		    stderr,
-		    "gunicorn-observer: no syscall tracepoints under /sys/kernel/tracing/events/syscalls: "
-		    "run a kernel built with CONFIG_FTRACE_SYSCALLS=y, or one with the socket tracepoints "
-		    "(Linux 6.3 or later)\n");
-		return -1;
-	}
 	return 0;
 }
 
@@ -126,17 +71,18 @@ static void set_pidns(struct observer_bpf *skel)
 			 (unsigned long)st.st_ino);
 }
 
-/* Loads the programs of one data plane only. The socket plane's connection
- * programs fire on socket I/O alone; the syscall plane's on every read,
- * write and close on the host. From Linux 5.15 (bpf_task_pt_regs) the
- * syscall plane's exit programs read the arguments from the registers
- * saved at entry, and the entry programs that would stash them are not
- * loaded: a read or a write runs one program instead of two. */
+/* Loads the programs of one data plane only. The connection programs of
+ * the socket and fentry planes fire on socket I/O alone (the fentry plane's
+ * also on the kernel's own socket I/O, dismissed at the first test); the
+ * syscall plane's on every read, write and close on the host. From Linux 5.15
+ * (bpf_task_pt_regs) the syscall plane's exit programs read the arguments
+ * from the registers saved at entry, and the entry programs that would
+ * stash them are not loaded: a read or a write runs one program instead of
+ * two. */
 static void choose_programs(struct loader *l)
 {
 	struct observer_bpf *skel = l->skel;
-	struct bpf_program *sock[] = { skel->progs.sock_recv, skel->progs.sock_send, skel->progs.sock_state,
-				       skel->progs.sweep_conns };
+	struct bpf_program *tps[] = { skel->progs.sock_recv, skel->progs.sock_send };
 	struct bpf_program *sys_exits[] = {
 		skel->progs.exit_read,    skel->progs.exit_recvfrom, skel->progs.exit_readv,
 		skel->progs.exit_recvmsg, skel->progs.exit_write,    skel->progs.exit_sendto,
@@ -147,11 +93,22 @@ static void choose_programs(struct loader *l)
 		skel->progs.enter_recvmsg, skel->progs.enter_write,    skel->progs.enter_sendto,
 		skel->progs.enter_writev,  skel->progs.enter_sendmsg,  skel->progs.enter_sendfile,
 	};
-	int sys = l->plane == OBS_PLANE_SYSCALL;
+	int sys = l->plane == OBS_PLANE_SYSCALL, fentry = l->plane == OBS_PLANE_FENTRY;
 	int regs = sys && libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_task_pt_regs, NULL) == 1;
 
-	for (size_t i = 0; i < sizeof(sock) / sizeof(sock[0]); i++)
-		bpf_program__set_autoload(sock[i], !sys);
+	for (size_t i = 0; i < sizeof(tps) / sizeof(tps[0]); i++)
+		bpf_program__set_autoload(tps[i], l->plane == OBS_PLANE_SOCKET);
+	for (int i = 0; i < PLANE_FEXIT_N; i++) {
+		char name[48];
+
+		snprintf(name, sizeof(name), "fexit_%s", plane_fexit_fns[i]);
+		bpf_program__set_autoload(bpf_object__find_program_by_name(skel->obj, name),
+					  fentry && (offer.fexit_fns & (1U << i)));
+	}
+	skel->rodata->sendpage_hooked = (__u8)(fentry && (offer.fexit_fns >> PLANE_FEXIT_SENDPAGE));
+	/* both socket planes end connections at TCP state changes and by the sweep */
+	bpf_program__set_autoload(skel->progs.sock_state, !sys);
+	bpf_program__set_autoload(skel->progs.sweep_conns, !sys);
 	bpf_program__set_autoattach(skel->progs.sweep_conns, false);
 	for (size_t i = 0; i < sizeof(sys_exits) / sizeof(sys_exits[0]); i++)
 		bpf_program__set_autoload(sys_exits[i], sys);
@@ -349,12 +306,12 @@ int loader_open(struct loader *l, const struct obs_config *c, enum obs_data_plan
 	err = attach(l);
 	if (err) {
 		fprintf(stderr,
-			"gunicorn-observer: attaching to tracepoints failed (%s): check that tracefs is "
+			"gunicorn-observer: attaching the programs failed (%s): check that tracefs is "
 			"mounted and the syscalls/sched tracepoints exist\n",
 			strerror(-err));
 		goto fail;
 	}
-	log_info("data plane: %s tracepoints%s", plane == OBS_PLANE_SOCKET ? "socket" : "syscall", plane_why);
+	log_info("data plane: %s%s", plane_hooks(plane, &offer), plane_why);
 	l->rb = ring_buffer__new(bpf_map__fd(l->skel->maps.events), on_event, ctx, NULL);
 	if (!l->rb) {
 		fprintf(stderr, "gunicorn-observer: cannot open the event ring buffer: %s\n",
@@ -381,11 +338,11 @@ int loader_open(struct loader *l, const struct obs_config *c, enum obs_data_plan
 		l->drops = NULL;
 		goto fail;
 	}
-	if (plane == OBS_PLANE_SOCKET)
+	if (plane != OBS_PLANE_SYSCALL)
 		l->sweep_fd = bpf_program__fd(l->skel->progs.sweep_conns);
 	read_memory(l);
 	if (!l->pin.reused) {
-		__u8 keying = plane == OBS_PLANE_SOCKET ? OBS_KEY_COOKIE : OBS_KEY_FD;
+		__u8 keying = plane == OBS_PLANE_SYSCALL ? OBS_KEY_FD : OBS_KEY_COOKIE;
 		long n = map_delete_if(l->conns_fd, other_plane, &keying);
 
 		if (n > 0)

@@ -26,9 +26,9 @@ struct loader {
 	struct observer_bpf *skel;
 	struct ring_buffer *rb;
 	int nr_cpus;
-	enum obs_data_plane plane; /* socket or syscall, never auto */
+	enum obs_data_plane plane; /* socket, fentry or syscall, never auto */
 	int procs_fd, conns_fd, stats_fd, codes_fd, msigs_fd, stash_fd;
-	int sweep_fd;                        /* the socket plane's sweep program, -1 otherwise */
+	int sweep_fd;                        /* the socket and fentry planes' sweep, -1 otherwise */
 	long long sweep_seen;                /* sweep_due when the last sweep ran */
 	time_t sweep_at;                     /* and when */
 	__u64 *worker_bits;                  /* the worker_bits map, mapped: a bit per tracked worker's pid */
@@ -45,7 +45,7 @@ int loader_preflight(const struct obs_config *c, enum obs_data_plane *plane);
 int loader_open(struct loader *l, const struct obs_config *c, enum obs_data_plane plane,
 		ring_buffer_sample_fn on_event, void *ctx);
 /* Ends, in the kernel, the connections whose socket was closed unseen
- * (socket plane); returns how many, -1 on error. It runs only when one
+ * (socket and fentry planes); returns how many, -1 on error. It runs only when one
  * could have been (a unix connection, a reset) since the last run, or 10 s
  * after it. */
 int loader_sweep(struct loader *l);
