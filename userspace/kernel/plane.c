@@ -92,7 +92,7 @@ static int syscalls_ready(void)
 
 static void probe_fentry(struct plane_offer *po, const struct btf *btf)
 {
-	int err, first = -1;
+	int err, probe, first = -1;
 
 	for (int i = 0; i < PLANE_FEXIT_N; i++) {
 		int id = btf__find_by_name_kind(btf, plane_fexit_fns[i], BTF_KIND_FUNC);
@@ -119,7 +119,11 @@ static void probe_fentry(struct plane_offer *po, const struct btf *btf)
 			 "this kernel has no sock:inet_sock_set_state tracepoint");
 		return;
 	}
-	err = fexit_attach_probe(first);
+	/* bpf_fentry_test1 is there for such tests (BPF_PROG_TEST_RUN's): no
+	 * trampoline of a function the programs may already hook (pinned, kept
+	 * across a restart) is rebuilt twice under the traffic */
+	probe = btf__find_by_name_kind(btf, "bpf_fentry_test1", BTF_KIND_FUNC);
+	err = fexit_attach_probe(probe > 0 ? probe : first);
 	if (err) {
 		snprintf(po->fentry_why, sizeof(po->fentry_why),
 			 "this kernel refuses to attach fexit programs (%s: no BPF trampolines, or ftrace is "
