@@ -108,16 +108,6 @@ static __always_inline int on_recv(struct sock *sk, int ret, int flags)
  * counted, page by page. */
 const volatile __u8 sendpage_hooked = 0;
 
-static __always_inline int sendfile_paged(void)
-{
-	struct pt_regs *regs;
-
-	if (!sendpage_hooked)
-		return 0;
-	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	return syscall_nr(regs) == OBS_NR_SENDFILE;
-}
-
 /* A send of ret bytes (or an error) to sk; by_sendmsg: seen at a family's
  * sendmsg function (fentry plane), which a sendfile may reach too. */
 static __always_inline int on_send(struct sock *sk, int ret, int by_sendmsg)
@@ -129,9 +119,12 @@ static __always_inline int on_send(struct sock *sk, int ret, int by_sendmsg)
 	if (ret == 0)
 		return 0;
 	c = followed(sk, &cookie);
-	if (!c || (by_sendmsg && sendfile_paged()))
+	if (!c)
 		return 0;
-	syscall_io(&a);
+	if (!by_sendmsg)
+		syscall_io(&a);
+	else if (syscall_io(&a) == OBS_NR_SENDFILE && sendpage_hooked)
+		return 0;
 	conn_write(c, &a, ret);
 	return 0;
 }

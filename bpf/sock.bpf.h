@@ -63,8 +63,9 @@ static __always_inline int connected_stream(const struct sock *sk)
 }
 
 /* The data of the read or write the current task is in, from the syscall's
- * saved registers (the socket tracepoints fire inside the syscall). */
-static __always_inline void syscall_io(struct io_args *a)
+ * saved registers (the socket tracepoints fire inside the syscall); returns
+ * the syscall's number. */
+static __always_inline long syscall_io(struct io_args *a)
 {
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	long nr = syscall_nr(regs);
@@ -90,6 +91,7 @@ static __always_inline void syscall_io(struct io_args *a)
 		a->kind = IO_NODATA;
 		a->buf = 0;
 	}
+	return nr;
 }
 
 #endif /* OBS_SOCK_BPF_H */

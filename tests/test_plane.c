@@ -110,23 +110,34 @@ static void refused(struct plane_offer po, enum obs_data_plane want, const char 
 	assert_string_equal(err_text, line);
 }
 
+/* a plane forced where it is not offered: the line names it and its reason */
 static void test_refused(void **state)
 {
+	static const struct {
+		int socket, fentry, syscall;
+		enum obs_data_plane want;
+		const char *line;
+	} cases[] = {
+		{ 0, 1, 1, OBS_PLANE_SOCKET,
+		  "--data-plane socket is not possible here: no socket tracepoints" },
+		{ 1, 0, 1, OBS_PLANE_FENTRY, "--data-plane fentry is not possible here: fexit refused" },
+		{ 1, 1, 0, OBS_PLANE_SYSCALL,
+		  "--data-plane syscall is not possible here: no syscall tracepoints" },
+	};
+	char line[512];
+
 	(void)state;
-	refused(offer(0, 1, 1), OBS_PLANE_SOCKET,
-		"gunicorn-observer: --data-plane socket is not possible here: no socket tracepoints: use "
-		"--data-plane auto, or see 'gunicorn-observer data-planes'\n");
-	refused(
-	    offer(1, 0, 1), OBS_PLANE_FENTRY,
-	    "gunicorn-observer: --data-plane fentry is not possible here: fexit refused: use --data-plane "
-	    "auto, or see 'gunicorn-observer data-planes'\n");
-	refused(offer(1, 1, 0), OBS_PLANE_SYSCALL,
-		"gunicorn-observer: --data-plane syscall is not possible here: no syscall tracepoints: use "
-		"--data-plane auto, or see 'gunicorn-observer data-planes'\n");
-	refused(
-	    offer(0, 0, 0), OBS_PLANE_AUTO,
-	    "gunicorn-observer: this kernel offers no data plane: no socket tracepoints; fexit refused; and "
-	    "no syscall tracepoints\n");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(
+		    line, sizeof(line),
+		    "gunicorn-observer: %s: use --data-plane auto, or see 'gunicorn-observer data-planes'\n",
+		    cases[i].line);
+		refused(offer(cases[i].socket, cases[i].fentry, cases[i].syscall), cases[i].want, line);
+	}
+	refused(offer(0, 0, 0), OBS_PLANE_AUTO,
+		"gunicorn-observer: this kernel offers no data plane: no socket tracepoints; fexit refused; "
+		"and no "
+		"syscall tracepoints\n");
 }
 
 /* a kernel older than 5.12: one line naming it, whatever the plane asked */
