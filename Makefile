@@ -38,7 +38,7 @@ BUILD_DEPS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
               libcap-dev libcrypt-dev
 TEST_DEPS  := libcmocka-dev gunicorn python3-flask python3-gevent python3-eventlet \
               wrk prometheus curl redis-server python3-redis python3-prometheus-client \
-              iproute2 procps clang-format openssl libcap2-bin nginx
+              iproute2 procps clang-format openssl libcap2-bin nginx apache2-utils
 
 .PHONY: all deps deps-test run test unit integration check format clean
 
@@ -134,7 +134,7 @@ kernel-matrix: deps-test all
 # (BENCH_ARGS=--allow-others measures anyway, flagged). BENCH_ARGS=--quick
 # for a short run (results in a temporary directory); --profile (needs perf) profiles;
 # BENCH_ARGS=--against=OTHER_BINARY scrapes beside another build (e.g. the previous release).
-BENCH_DEPS := wrk gnuplot-nox gunicorn python3-prometheus-client bpftool procps util-linux clang gcc \
+BENCH_DEPS := wrk gnuplot-nox gunicorn python3-prometheus-client bpftool procps util-linux clang gcc curl openssl \
               libc6-dev libbpf-dev
 
 bench: deps all

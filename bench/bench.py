@@ -12,6 +12,15 @@ does not watch, with no observer, with each plane, and with no observer again
 (the A/A noise band), in turn for several rounds; then, with bpf_stats on,
 the observer's program runs per call.
 
+TLS: the observer's uprobes on OpenSSL (SSL_read/_ex, SSL_write/_ex, SSL_free...),
+bound to a TLS Gunicorn (--certfile/--keyfile) and its workers only. With no
+observer, with it and with no observer again, rounds rotated:
+bench/tls_loop.py's in-memory SSL_write_ex/SSL_read_ex loop in a process of
+its own (unwatched: it must run at the same speed and take no probe hit), and
+the same loop in the Gunicorn's worker (watched: GET /sslloop,
+bench/tls_app.py): CPU ns per SSL call, SSL_write/s; then, with bpf_stats on,
+the ssl_ programs' runs during each. `--only tls` runs this part alone.
+
 Load: Gunicorn (2 workers, hello-world WSGI app, access log on) driven by wrk
 on loopback, for the sync worker and for gthread with keep-alive, in
 configurations run in alternation (the order rotated each round), each on a
@@ -59,6 +68,7 @@ import urllib.request
 
 import against
 import memory
+import tls_loop
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -85,6 +95,7 @@ WORKLOADS = {
     "gthread": ["--worker-class", "gthread", "--threads", "4", "--keep-alive", "5"],
 }
 SCALES = [(1, 8), (4, 8), (8, 32), (20, 50)]
+SECTIONS = ["floors", "bystander", "tls", "load", "scale", "memory"]  # --only
 STATS_SYSCTL = "/proc/sys/kernel/bpf_stats_enabled"
 # what the report needs of the command line, kept in results.json (--report-from)
 REPORT_ARGS = ("workloads", "planes", "rounds", "duration", "warmup", "connections", "scrapes", "gunicorn_cpus",
@@ -1115,6 +1126,392 @@ def bystander_lines(by, planes):
     return L
 
 
+# ---------------------------------------------------------------- TLS
+
+
+TLS_PROG_PREFIX = "ssl_"  # the observer's uprobe programs on OpenSSL (bpf/tls.bpf.c)
+TLS_CONDS = ["none", "observer", "none-again"]
+TLS_SIDES = ("unwatched", "watched")
+UPROBE_EVENTS = "/sys/kernel/tracing/uprobe_events"
+
+
+def tls_prog_ids(obs):
+    """{id: name} of the observer's programs on OpenSSL's functions."""
+    return {p["id"]: p.get("name", "?") for p in prog_show(obs.prog_ids())
+            if p.get("name", "").startswith(TLS_PROG_PREFIX)}
+
+
+def tls_perf_events(pid):
+    """How many perf events process pid holds (the observer: its uprobe
+    bindings, one per probe point and bound process, and the carriers of its
+    ssl_ programs)."""
+    n = 0
+    fddir = "/proc/%d/fd" % pid
+    try:
+        fds = os.listdir(fddir)
+    except OSError:
+        return 0
+    for fd in fds:
+        try:
+            n += os.readlink(os.path.join(fddir, fd)) == "anon_inode:[perf_event]"
+        except OSError:
+            pass
+    return n
+
+
+def uprobe_points():
+    """[(kind p|r, group, event, file:offset)]: the uprobe points in tracefs."""
+    try:
+        with open(UPROBE_EVENTS) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    return [m.groups() for m in (re.match(r"([pr]):(\S+)/(\S+) (\S+)", x) for x in lines) if m]
+
+
+def tls_points(pid):
+    """The functions our observer (pid) put uprobe points on: {"entry": [...],
+    "return": [...]} (its tracefs group gunicorn_observer_PID; events named
+    FUNCTION_DEV_INODE[_ret])."""
+    out = {"entry": set(), "return": set()}
+    for kind, group, event, _ in uprobe_points():
+        m = re.match(r"(\w+?)_[0-9a-f]+_[0-9a-f]+(?:_ret)?$", event)
+        if group == "gunicorn_observer_%d" % pid and m:
+            out["return" if kind == "r" else "entry"].add(m.group(1))
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def tls_foreign(obs=None):
+    """What else may be probing libssl now: gunicorn-observers we did not
+    start, and uprobe points on a libssl that are not our observer's (a point
+    only puts a breakpoint in processes where it is enabled)."""
+    ours = "gunicorn_observer_%d" % obs.pid if obs else None
+    pts = ["%s/%s" % (g_, e) for _, g_, e, t in uprobe_points() if "libssl" in t and g_ != ours]
+    return ["gunicorn-observer pid %d" % p for p in others()[0]] + ["uprobe point " + x for x in pts]
+
+
+def tls_observer(args, workdir, g, plane, name):
+    """The observer, tracking the TLS Gunicorn g, once it says its uprobes on
+    OpenSSL are bound to g ("TLS of master PID: probes on LIBSSL in N running
+    workers ..." in its log). Returns (observer, {id: name} of its ssl_
+    programs, {"libssl", "workers", "perf_events"})."""
+    obs = Observer(args.observer, workdir, name, plane)
+    obs.wait_tracked([g])
+    ids = tls_prog_ids(obs)
+    if not ids:
+        obs.stop()
+        raise ObserverError("the observer holds no %s* programs (no TLS probes in this build)" % TLS_PROG_PREFIX)
+    pat = re.compile(r"TLS of master %d: probes on (\S+) in (\d+) running workers" % g.pid)
+    bad = re.compile(r".*(?:TLS of worker \d+ is not observable|cannot bind the TLS probes|cannot probe SSL).*")
+    deadline = time.monotonic() + 20
+    while True:
+        with open(obs.log) as f:
+            text = f.read()
+        m = pat.search(text)
+        if m:
+            return obs, ids, {"libssl": m.group(1), "workers": int(m.group(2)),
+                              "perf_events": tls_perf_events(obs.pid), "points": tls_points(obs.pid)}
+        b = bad.search(text)
+        if b or time.monotonic() > deadline:
+            obs.stop()
+            raise ObserverError("the observer did not bind its TLS probes to Gunicorn %d: %s" % (
+                g.pid, b.group(0).strip() if b else "no `TLS of master %d: probes on` line within 20 s" % g.pid))
+        time.sleep(0.1)
+
+
+def tls_unwatched(args, cert, key, n=None, reps=None):
+    """bench/tls_loop.py in a process of its own, which the observer does not
+    watch: its figures (tls_loop.run)."""
+    cmd = (["taskset", "-c", args.bystander_cpus] if args.bystander_cpus else []) + [
+        PY, os.path.join(HERE, "tls_loop.py"), "--n", str(args.tls_loops if n is None else n),
+        "--reps", str(args.tls_reps if reps is None else reps), "--cert", cert, "--key", key]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        die("bench/tls_loop.py failed: " + out.stderr.strip()[-300:])
+    return json.loads(out.stdout)
+
+
+def tls_watched(args, g, n=None, reps=None):
+    """The same loop inside g's worker: GET /sslloop over HTTPS (curl -k)."""
+    url = "https://127.0.0.1:%d/sslloop?n=%d&reps=%d" % (
+        g.port, args.tls_n if n is None else n, args.tls_reps if reps is None else reps)
+    cmd = (["taskset", "-c", args.wrk_cpus] if args.wrk_cpus else []) + [
+        "curl", "-sSfk", "--max-time", "300", url]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=310)
+    if out.returncode != 0:
+        die("curl %s failed: %s; gunicorn: %s" % (url, out.stderr.strip(), tail(g.error_log)))
+    return json.loads(out.stdout)
+
+
+def run_tls(args, workdir, plane):
+    """What the observer's uprobes on OpenSSL cost. A TLS Gunicorn (1 sync
+    worker, --certfile/--keyfile, bench/tls_app.py) is booted once. Each
+    round, with no observer, with the observer (data plane `plane`, watching
+    that Gunicorn: its probes are on the same libssl file) and with no
+    observer again (the A/A band), the order rotated each round:
+    bench/tls_loop.py's in-memory SSL_write_ex/SSL_read_ex loop in a process
+    of its own (unwatched), then the same loop in the worker (watched,
+    /sslloop over HTTPS). Then, with bpf_stats on, the ssl_ programs' runs
+    during each: none at all in the unwatched process."""
+    cert, key = tls_loop.make_cert(workdir)
+    env = dict(os.environ, GOBENCH_TLS_CERT=cert, GOBENCH_TLS_KEY=key)
+    g = Gunicorn(workdir, "tls", 1, ["--worker-class", "sync", "--certfile", cert, "--keyfile", key], env,
+                 "tls_app:app", args.gunicorn_cpus)
+    g.wait_booted()
+    res = {"plane": plane, "rounds": [], "conditions": TLS_CONDS, "loops": args.tls_loops, "n": args.tls_n,
+           "reps": args.tls_reps, "cpus": args.bystander_cpus, "gunicorn_cpus": args.gunicorn_cpus,
+           "bindings": [], "foreign_runs": 0}
+    try:
+        obs, ids, binding = tls_observer(args, workdir, g, plane, "tls-probe")
+    except ObserverError as e:
+        g.stop()
+        say("   TLS: LEFT OUT: %s" % e)
+        res["error"] = str(e)
+        return res
+    obs.stop()
+    res["progs"] = sorted(set(ids.values()))
+    for rnd in range(1, args.tls_rounds + 1):
+        k = (rnd - 1) % len(TLS_CONDS)
+        row = {}
+        for c in TLS_CONDS[k:] + TLS_CONDS[:k]:
+            obs = None
+            if c == "observer":
+                obs, ids, binding = tls_observer(args, workdir, g, plane, "tls-%d" % rnd)
+                res["bindings"].append(binding)
+            f0 = foreign_progs()
+            fu = set(tls_foreign(obs))
+            row[c] = {"unwatched": tls_unwatched(args, cert, key), "watched": tls_watched(args, g)}
+            fu |= set(tls_foreign(obs))
+            if fu:
+                row[c]["foreign"] = sorted(fu)
+            if f0 or foreign_progs():
+                res["foreign_runs"] += 1
+            if obs:
+                obs.stop()
+            time.sleep(0.2)
+        res["rounds"].append(row)
+        say("   round %d: %s" % (rnd, "; ".join("%s unwatched %.1f watched %.1f ns/call" % (
+            c, row[c]["unwatched"]["cpu_ns_per_call"], row[c]["watched"]["cpu_ns_per_call"]) for c in TLS_CONDS)))
+    # program runs, with bpf_stats on: the unwatched process, then a request
+    # that runs no loop (what the HTTPS request itself costs in probe runs),
+    # then the watched loop
+    obs, ids, binding = tls_observer(args, workdir, g, plane, "tls-stats")
+    all_ids = obs.prog_ids()
+    set_bpf_stats("1")
+    try:
+        s0 = bpf_stats(all_ids)
+        u = tls_unwatched(args, cert, key, reps=1)
+        s1 = bpf_stats(all_ids)
+        tls_watched(args, g, n=0, reps=0)
+        s2 = bpf_stats(all_ids)
+        w = tls_watched(args, g, reps=1)
+        s3 = bpf_stats(all_ids)
+    finally:
+        set_bpf_stats("0")
+    obs.stop()
+    g.stop()
+
+    def ssl_only(st):
+        return {i: v for i, v in st.items() if i in ids}
+
+    du, dr, dw = (stats_delta(ssl_only(a), ssl_only(b)) for a, b in ((s0, s1), (s1, s2), (s2, s3)))
+    allu = stats_delta(s0, s1)
+    runs = lambda d: sum(p[1] for p in d.values())  # noqa: E731
+    ns = lambda d: sum(p[0] for p in d.values())  # noqa: E731
+    res["stats"] = {
+        "unwatched": {"calls": u["calls"], "ssl_runs": runs(du), "ssl_ns": ns(du), "all_runs": runs(allu),
+                      "libssl": u.get("libssl")},
+        "request": {"ssl_runs": runs(dr)},
+        "watched": {"calls": w["calls"], "ssl_runs": runs(dw), "ssl_ns": ns(dw), "libssl": w.get("libssl"),
+                    "runs_per_call": max(0, runs(dw) - runs(dr)) / w["calls"],
+                    "bpf_ns_per_call": ns(dw) / w["calls"],
+                    "progs": {n_: p[1] / w["calls"] for n_, p in dw.items() if p[1]}},
+        "binding": binding, "tls": w.get("tls"), "cipher": w.get("cipher"), "openssl": w.get("openssl")}
+    st = res["stats"]
+    say("   bpf_stats: unwatched process %d ssl_ program runs in %d SSL calls (all the observer's programs: %d "
+        "runs); the HTTPS request alone %d; watched worker %d runs in %d SSL calls = %.2f per call (%s), "
+        "%.0f BPF ns per call; libssl %s (unwatched) / %s (worker); observer: probes on %s in %d running workers, "
+        "%d perf events" % (
+            st["unwatched"]["ssl_runs"], st["unwatched"]["calls"], st["unwatched"]["all_runs"],
+            st["request"]["ssl_runs"], st["watched"]["ssl_runs"], st["watched"]["calls"],
+            st["watched"]["runs_per_call"], " ".join("%s %.2f" % kv for kv in sorted(st["watched"]["progs"].items())),
+            st["watched"]["bpf_ns_per_call"], st["unwatched"]["libssl"], st["watched"]["libssl"], binding["libssl"],
+            binding["workers"], binding["perf_events"]))
+    return res
+
+
+def tls_summary(tls):
+    """{(side, condition): {ns, ratio, ratio_min, ratio_max, added, added_min,
+    added_max, wps, wps_ratio}}: each round's figure against that round's
+    run with no observer."""
+    out = {}
+    rounds = tls.get("rounds") or []
+    for side in TLS_SIDES:
+        for c in TLS_CONDS:
+            rs = [r for r in rounds if c in r and "none" in r]
+            if not rs:
+                continue
+            ns = [r[c][side]["cpu_ns_per_call"] for r in rs]
+            base = [r["none"][side]["cpu_ns_per_call"] for r in rs]
+            wps = [r[c][side]["writes_per_s"] for r in rs]
+            wbase = [r["none"][side]["writes_per_s"] for r in rs]
+            ratios = [a / b for a, b in zip(ns, base)]
+            added = [a - b for a, b in zip(ns, base)]
+            out[(side, c)] = {"ns": med(ns), "ratio": med(ratios), "ratio_min": min(ratios),
+                              "ratio_max": max(ratios), "added": med(added), "added_min": min(added),
+                              "added_max": max(added), "wps": med(wps),
+                              "wps_ratio": med([a / b for a, b in zip(wps, wbase)])}
+    return out
+
+
+def tls_noise(ts, side):
+    """Half-width of the A/A band of side's CPU per call, at least 2 %."""
+    aa = ts.get((side, "none-again"))
+    return max(0.02, abs(aa["ratio_min"] - 1), abs(aa["ratio_max"] - 1)) if aa else 0.02
+
+
+def tls_int3(tls, side, cond):
+    """[(round, [functions])]: the SSL functions that started with a
+    breakpoint (int3) in side's own memory at the end of its loop, per round
+    of condition cond (tls_loop.breakpoints)."""
+    return [(i + 1, r[cond][side].get("int3", [])) for i, r in enumerate(tls.get("rounds") or []) if cond in r]
+
+
+def tls_lines(tls):
+    if not tls:
+        return []
+    if tls.get("error"):
+        return ["TLS: not measured: %s." % tls["error"]]
+    ts = tls_summary(tls)
+    st = tls.get("stats", {})
+    pts = st.get("binding", {}).get("points") or {}
+    L = ["TLS (the observer's uprobes on OpenSSL, %s, bound to a TLS Gunicorn's master and workers; data plane "
+         "%s): bench/tls_loop.py's "
+         "in-memory loop, two ssl.SSLObject over ssl.MemoryBIO pairs after a handshake, each iteration one "
+         "SSLObject.write (SSL_write_ex) and one SSLObject.read (SSL_read_ex) of 64 bytes (%s, %s, %s). "
+         "*Unwatched*: a Python process of its own%s, best of %d repetitions of %d iterations; *watched*: the "
+         "same loop inside the worker of a Gunicorn started with --certfile/--keyfile (1 sync worker%s, "
+         "bench/tls_app.py), GET /sslloop over HTTPS with curl -k, best of %d repetitions of %d iterations. CPU "
+         "ns per SSL call is the loop thread's CPU time (user + system: a probe's trap is in it) over its SSL "
+         "calls; SSL_write/s is iterations per second of wall time. %d rounds of %s in turn (the order rotated "
+         "by one each round), the same Gunicorn throughout; ratios and added ns are the median (min-max) of "
+         "each round's against that round's run with no observer; \"none again\" is the A/A band. Probe runs "
+         "from one more run of each with kernel.bpf_stats_enabled=1 (run_cnt of the observer's ssl_ programs, "
+         "bpftool prog show):" % (
+             "entries of %s and returns of %s" % (", ".join(pts.get("entry", [])) or "?",
+                                                   ", ".join(pts.get("return", [])) or "?"),
+             tls["plane"], st.get("tls", "?"), st.get("cipher", "?"), st.get("openssl", "?"),
+             " on CPU %s" % tls["cpus"] if tls["cpus"] else "", tls["reps"], tls["loops"],
+             " on CPU %s" % tls["gunicorn_cpus"] if tls.get("gunicorn_cpus") else "", tls["reps"], tls["n"],
+             len(tls["rounds"]), " / ".join(TLS_CONDS).replace("none-again", "none again")),
+         "",
+         "| process | observer | SSL_write/s | x no observer | CPU ns/SSL call | x no observer | min-max | "
+         "added ns/SSL call (min-max) | probe runs/SSL call |",
+         "|---|---|---:|---:|---:|---:|---|---:|---:|"]
+    if tls.get("foreign_runs"):
+        L.insert(0, "WARNING: programs of another gunicorn-observer were loaded during %d TLS runs: those runs "
+                 "are not of a quiet host." % tls["foreign_runs"])
+    fu = [(c, x) for r in tls["rounds"] for c, v in r.items() for x in v.get("foreign", [])]
+    if fu:
+        L.insert(0, "WARNING: during %d TLS runs something else could probe libssl (%s): an enabled one would "
+                 "be in the figures, the no-observer runs' included." % (
+                     len({(i, c) for i, r in enumerate(tls["rounds"]) for c, v in r.items() if v.get("foreign")}),
+                     "; ".join(sorted({x for _, x in fu}))))
+    for side in TLS_SIDES:
+        sst = st.get(side, {})
+        for c in TLS_CONDS:
+            s = ts.get((side, c))
+            if not s:
+                continue
+            runs = ""
+            if c == "observer" and sst:
+                runs = ("%d in %d calls" % (sst["ssl_runs"], sst["calls"]) if side == "unwatched"
+                        else "%.2f" % sst["runs_per_call"])
+            L.append("| %s | %s | %.0f | %s | %.1f | %s | %s | %s | %s |" % (
+                "unwatched (tls_loop.py, own process)" if side == "unwatched" else "watched (Gunicorn worker)",
+                {"none": "none (no observer)", "none-again": "none again (A/A)"}.get(c, "observer, " + tls["plane"]),
+                s["wps"], "%.3f" % s["wps_ratio"] if c != "none" else "1", s["ns"],
+                "%.3f" % s["ratio"] if c != "none" else "1",
+                "%.3f-%.3f" % (s["ratio_min"], s["ratio_max"]) if c != "none" else "",
+                "%+.1f (%+.1f to %+.1f)" % (s["added"], s["added_min"], s["added_max"]) if c != "none" else "",
+                runs))
+    if st:
+        w = st["watched"]
+        L += ["", "Probe runs with bpf_stats: the unwatched process made %d SSL calls and the observer's ssl_ "
+              "programs ran %d times meanwhile (its programs of every kind: %d runs, other processes' included); "
+              "in the watched worker %d runs in %d calls, less %d for the HTTPS request itself (a request with no "
+              "loop) = %.2f runs per SSL call (%s), %.0f ns of BPF run time per call (with the accounting's clock "
+              "reads; the probes' traps are not in it). The unwatched process maps %s, the worker %s (path, "
+              "device, inode); the observer logged its probes on %s in %d running workers (%d perf events: one "
+              "per probe point and bound process, and a carrier of each point's program)." % (
+                  st["unwatched"]["calls"], st["unwatched"]["ssl_runs"], st["unwatched"]["all_runs"],
+                  w["ssl_runs"], w["calls"], st["request"]["ssl_runs"], w["runs_per_call"],
+                  " ".join("%s %.2f" % kv for kv in sorted(w["progs"].items())) or "none",
+                  w["bpf_ns_per_call"], st["unwatched"]["libssl"], w["libssl"], st["binding"]["libssl"],
+                  st["binding"]["workers"], st["binding"]["perf_events"])]
+        s = ts.get(("watched", "observer"))
+        if s:
+            L.append("Of the %.0f ns a watched SSL call gains, the programs' run time is at most %.0f ns (bpf_stats, "
+                     "which adds its own clock reads); the rest, about %.0f ns, is the kernel's uprobe machinery: "
+                     "the entry breakpoint's trap and the step over the probed instruction, and the return "
+                     "probe's trampoline." % (s["added"], w["bpf_ns_per_call"],
+                                                     s["added"] - w["bpf_ns_per_call"]))
+
+    def bp(side, conds):
+        rs = [f for c in conds for _, f in tls_int3(tls, side, c)]
+        hit = [f for f in rs if f]
+        if not hit:
+            return "no int3 in any of its %d runs" % len(rs)
+        return "int3 at %s in %d of %d runs" % (", ".join(sorted({x for f in hit for x in f})), len(hit), len(rs))
+
+    L.append("Breakpoints: at the end of each loop the process reads the first byte of %s in its own memory "
+             "(bench/tls_loop.py); where a uprobe is bound to the process that byte is an int3. With the observer: "
+             "the unwatched process: %s; the watched worker: %s. With no observer (both runs): the unwatched "
+             "process: %s; the worker: %s." % (
+                 ", ".join(tls_loop.PROBED), bp("unwatched", ["observer"]), bp("watched", ["observer"]),
+                 bp("unwatched", ["none", "none-again"]), bp("watched", ["none", "none-again"])))
+    return L
+
+
+def tls_targets(tls, target, beside):
+    if not tls or tls.get("error"):
+        return
+    ts = tls_summary(tls)
+    s = ts.get(("unwatched", "observer"))
+    if s:
+        noise = tls_noise(ts, "unwatched")
+        aa = ts.get(("unwatched", "none-again"))
+        target("unwatched process's SSL calls (tls_loop.py) with the observer probing the same libssl for a TLS "
+               "Gunicorn, data plane %s: CPU per SSL call" % tls["plane"],
+               "%.3f x (rounds %.3f-%.3f; %.1f ns, %+.1f ns)%s" % (
+                   s["ratio"], s["ratio_min"], s["ratio_max"], s["ns"], s["added"],
+                   "; A/A %.3f (%.3f-%.3f)" % (aa["ratio"], aa["ratio_min"], aa["ratio_max"]) if aa else ""),
+               "1.00 +- %.3f (A/A noise, at least 0.02)" % noise, s["ratio"] <= 1 + noise)
+        beside("unwatched process's SSL_write calls per second, data plane %s" % tls["plane"],
+               "%.3f x no observer (%.0f/s)" % (s["wps_ratio"], s["wps"]))
+    st = tls.get("stats")
+    if st:
+        u = st["unwatched"]
+        target("observer's ssl_ program runs during the unwatched process's SSL calls, data plane %s"
+               % tls["plane"], "%d in %d calls" % (u["ssl_runs"], u["calls"]), "0", u["ssl_runs"] == 0)
+    bp = tls_int3(tls, "unwatched", "observer")
+    if bp:
+        hit = [(i, f) for i, f in bp if f]
+        target("breakpoints (int3) in the unwatched process's memory with the observer on, data plane %s"
+               % tls["plane"], "%d of %d rounds%s" % (len(hit), len(bp), ": " + "; ".join(
+                   "round %d %s" % (i, "+".join(f)) for i, f in hit) if hit else ""), "0", not hit)
+    s = ts.get(("watched", "observer"))
+    if s:
+        beside("watched Gunicorn worker's SSL calls with the observer, data plane %s (for reference)" % tls["plane"],
+               "%+.1f ns per SSL call (%.3f x; rounds %+.1f to %+.1f ns)%s" % (
+                   s["added"], s["ratio"], s["added_min"], s["added_max"],
+                   "; %.2f probe runs per call" % st["watched"]["runs_per_call"] if st else ""))
+        if st:
+            target("probes hit in the watched worker (runs per SSL call, entry + return), data plane %s"
+                   % tls["plane"], "%.2f" % st["watched"]["runs_per_call"], "> 0",
+                   st["watched"]["runs_per_call"] > 0)
+
+
 def write_benchmarks_md(path, text):
     """BENCHMARKS.md: the hand-written bench/preamble.md, then the results."""
     with open(os.path.join(HERE, "preamble.md")) as f:
@@ -1329,7 +1726,7 @@ def scale_table(args, scales):
     return L
 
 
-def targets(args, summary, obs, scales, by, mem=None):
+def targets(args, summary, obs, scales, by, mem=None, tls=None):
     T = ["| target | measured | limit | result |", "|---|---|---|---|"]
 
     def target(what, measured, limit, ok):
@@ -1377,6 +1774,7 @@ def targets(args, summary, obs, scales, by, mem=None):
                     target(what, m, "1.00 +- %.3f (A/A noise, at least 0.02)" % noise, s["ratio"] <= 1 + noise)
                 else:
                     beside(what + " (for reference)", m)
+    tls_targets(tls, target, beside)
     for wl in args.workloads:
         for cfg in ("prometheus_client", "statsd"):
             s = summary.get((wl, cfg))
@@ -1434,7 +1832,8 @@ def targets(args, summary, obs, scales, by, mem=None):
     if len(T) > 2:
         T += ["", "A/A: in the same rounds, the second baseline run's ratio to the first (load), or the second "
               "no-observer bystander run's to the first: what noise alone gives. The bystander target is 1.00 "
-              "within that band (at least 2 %); a ratio below it is noise, not a cost, and passes."]
+              "within that band (at least 2 %%); a ratio below it is noise, not a cost, and passes%s." % (
+                  "; so is the TLS unwatched process's" if tls and tls.get("rounds") else "")]
     return T
 
 
@@ -1476,7 +1875,7 @@ def memory_lines(mem, scales):
     return L
 
 
-def report(args, runs, scales, meta, floors=None, by=None, mem=None):
+def report(args, runs, scales, meta, floors=None, by=None, mem=None, tls=None):
     summary = load_summary(args, runs)
     obs = observer_summary(args, runs)
     L = ["Machine: " + meta["machine"],
@@ -1508,10 +1907,13 @@ def report(args, runs, scales, meta, floors=None, by=None, mem=None):
     bl = bystander_lines(by, args.planes)
     if bl:
         L += [""] + bl
+    tl = tls_lines(tls)
+    if tl:
+        L += [""] + tl
     if scales:
         L += [""] + scale_table(args, scales)
     L += memory_lines(mem or {}, scales)
-    L += [""] + targets(args, summary, obs, scales, by, mem)
+    L += [""] + targets(args, summary, obs, scales, by, mem, tls)
     fl = floor_lines(floors, obs)
     if fl:
         L += [""] + fl
@@ -1556,7 +1958,7 @@ def report_again(args):
     out = args.out or os.path.dirname(os.path.abspath(args.report_from))
     os.makedirs(out, exist_ok=True)
     text, summary = report(args, d["runs"], d["scale"], d["meta"], d.get("floors"), d.get("bystander"),
-                           d.get("memory"))
+                           d.get("memory"), d.get("tls"))
     text += "\n".join(against.table(d.get("against"))) + ("\n" if d.get("against") else "")
     text += wall_line(d["meta"])
     with open(os.path.join(out, "results.md"), "w") as f:
@@ -1597,6 +1999,18 @@ def main():
     ap.add_argument("--bystander-rounds", type=int, default=5)
     ap.add_argument("--bystander-reps", type=int, default=5, help="repetitions of each loop, the best kept")
     ap.add_argument("--bystander-loops", type=int, default=300000, help="calls per loop (send+recv: a quarter)")
+    ap.add_argument("--no-tls", action="store_true",
+                    help="skip the TLS figures (the observer's uprobes on OpenSSL: an unwatched process's SSL "
+                    "calls, and a watched TLS Gunicorn worker's)")
+    ap.add_argument("--tls-rounds", type=int, default=5)
+    ap.add_argument("--tls-reps", type=int, default=5, help="repetitions of each TLS loop, the best kept")
+    ap.add_argument("--tls-loops", type=int, default=100000,
+                    help="iterations (SSL_write_ex + SSL_read_ex) per repetition in the unwatched process")
+    ap.add_argument("--tls-n", type=int, default=20000,
+                    help="iterations per repetition in the watched worker (GET /sslloop?n=N)")
+    ap.add_argument("--only", metavar="SECTIONS",
+                    help="run only these sections, comma-separated among %s (e.g. --only tls); the results go "
+                    "to a temporary directory unless --out is given" % ",".join(SECTIONS))
     ap.add_argument("--cpus", default="auto",
                     help="GUNICORN_CPUS:WRK_CPUS for taskset in the load runs (auto: 0:1 on a host with 2 or "
                     "more CPUs, so that wrk and Gunicorn never share one; none: no pinning)")
@@ -1626,6 +2040,15 @@ def main():
     if args.report_from:
         report_again(args)
         return
+    if args.only:
+        only = [x for x in args.only.split(",") if x]
+        if not only or set(only) - set(SECTIONS):
+            die("--only %s: choose among %s" % (args.only, ",".join(SECTIONS)))
+        args.no_bystander, args.no_load = "bystander" not in only, "load" not in only
+        args.no_scale, args.no_tls, args.no_memory = "scale" not in only, "tls" not in only, "memory" not in only
+        args.no_floors = "floors" not in only
+    else:
+        args.no_floors = False
     args.workloads = args.workloads.split(",")
     args.planes = [p for p in args.planes.split(",") if p]
     if set(args.planes) - set(PLANES) or not args.planes:
@@ -1647,6 +2070,7 @@ def main():
     if args.quick:
         args.rounds, args.duration, args.scrapes = 2, 3, 20
         args.bystander_rounds, args.bystander_reps, args.bystander_loops = 2, 3, 100000
+        args.tls_rounds, args.tls_reps, args.tls_loops, args.tls_n = 2, 3, 30000, 10000
         scales = [(1, 8), (2, 8)]
     if args.quick and args.vm_cpus == "2,64,192":
         args.vm_cpus = "2,8"
@@ -1668,8 +2092,9 @@ def main():
     if args.profile:
         args.keep = True
     # --quick: the results in a temporary directory of their own, kept (the work directory is not)
-    out = args.out or (workdir if args.profile else tempfile.mkdtemp(prefix="gobs-bench-results.") if args.quick
-                       else HERE)
+    # --only: a part of the figures, which must not replace a full run's
+    out = args.out or (workdir if args.profile else tempfile.mkdtemp(prefix="gobs-bench-results.")
+                       if args.quick or args.only else HERE)
     os.makedirs(out, exist_ok=True)
     # a copy: a rebuild during the run must not change what is measured
     binary = os.path.join(workdir, "gunicorn-observer")
@@ -1728,9 +2153,13 @@ def main():
         say("   (%s: %.0f s)" % (name, phases[name]))
 
     tp = time.monotonic()
-    say("== floors: bench/floor.c, bench/btf_peak.c")
-    build_tools(workdir)
-    floors = measure_floors(workdir)
+    floors = None
+    if not args.no_floors:
+        say("== floors: bench/floor.c, bench/btf_peak.c")
+    if not (args.no_floors and args.no_bystander and args.no_memory):
+        build_tools(workdir)
+    if not args.no_floors:
+        floors = measure_floors(workdir)
     say("== data planes: %s" % ", ".join(args.planes))
     meta["planes"], args.planes = preflight(args, workdir)
     foreign = foreign_progs()  # again, with the names of our socket plane's programs learnt
@@ -1748,6 +2177,18 @@ def main():
             args.bystander_rounds, " and ".join(args.planes)))
         by = run_bystander(args, workdir, args.planes)
         phase("bystander", tp)
+    tls = None
+    if not args.no_tls and args.planes:
+        tp = time.monotonic()
+        say("== TLS: bench/tls_loop.py unwatched and in a watched TLS Gunicorn worker, %d rounds of %s, data "
+            "plane %s" % (args.tls_rounds, " / ".join(TLS_CONDS), args.planes[0]))
+        missing = [t for t in ("curl", "openssl") if not shutil.which(t)]
+        if missing:
+            tls = {"error": "%s not found (apt-get install %s)" % (" and ".join(missing), " ".join(missing))}
+            say("   TLS: LEFT OUT: " + tls["error"])
+        else:
+            tls = run_tls(args, workdir, args.planes[0])
+        phase("TLS", tp)
     runs = []
     if not args.no_load:
         for wl in args.workloads:
@@ -1805,8 +2246,8 @@ def main():
     # the raw results first: a report that fails can be made again with --report-from
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump({"meta": meta, "runs": runs, "scale": scale_res, "bystander": by, "floors": floors,
-                   "memory": mem, "against": against_res}, f, indent=1)
-    text, summary = report(args, runs, scale_res, meta, floors, by, mem)
+                   "memory": mem, "against": against_res, "tls": tls}, f, indent=1)
+    text, summary = report(args, runs, scale_res, meta, floors, by, mem, tls)
     text += "\n".join(against.table(against_res)) + ("\n" if against_res else "")
     text += wall_line(meta)
     with open(os.path.join(out, "results.md"), "w") as f:

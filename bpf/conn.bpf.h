@@ -279,6 +279,14 @@ static __always_inline void pipelined_restart(struct obs_conn *c, __u64 ptr, __u
 	conn_finish(c); /* it ended with its last write: last_send_ns is not moved yet */
 }
 
+/* A write to c that failed with ret: EPIPE, ECONNRESET... end the response
+ * unsent; a full non-blocking socket is retried. */
+static __always_inline void conn_send_error(struct obs_conn *c, long ret)
+{
+	if (c->state != OBS_CONN_IDLE && ret != -OBS_EAGAIN && ret != -OBS_EINTR)
+		c->send_failed = 1;
+}
+
 /* A write of ret bytes (the call's result, maybe an error) on connection c,
  * whose data a describes. */
 static __always_inline void conn_write(struct obs_conn *c, const struct io_args *a, long ret)
@@ -289,9 +297,7 @@ static __always_inline void conn_write(struct obs_conn *c, const struct io_args 
 	if (c->upgraded || ret == 0)
 		return;
 	if (ret < 0) {
-		/* EPIPE, ECONNRESET...; a full non-blocking socket is retried */
-		if (c->state != OBS_CONN_IDLE && ret != -OBS_EAGAIN && ret != -OBS_EINTR)
-			c->send_failed = 1;
+		conn_send_error(c, ret);
 		return;
 	}
 	sc = bpf_map_lookup_elem(&scratch, &zero);

@@ -13,7 +13,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
-#include "conn.bpf.h"
+#include "tls.bpf.h"
 #include "sock.bpf.h"
 
 /* Counts the events after which a sweep may find work: a unix connection
@@ -50,6 +50,32 @@ static __always_inline struct obs_conn *followed(const struct sock *sk, __u64 *c
 	return *cookie ? bpf_map_lookup_elem(&conns, cookie) : NULL;
 }
 
+/* Is the current thread inside an SSL call? Then sk is the socket of its
+ * SSL object (tied on its first receive). */
+static __always_inline int tls_under_call(struct sock *sk, __u32 tgid)
+{
+	struct obs_tls_call *t = tls_call_now();
+	struct obs_conn *c;
+	__u16 family;
+	__u8 state;
+	int made;
+
+	if (!t)
+		return 0;
+	if (t->linked)
+		return 1;
+	family = sk->__sk_common.skc_family;
+	state = sk->__sk_common.skc_state;
+	if (!stream_connected(sk->sk_type, family, state))
+		return 1;
+	c = tls_link(t, tgid, bpf_get_socket_cookie(sk), (__u64)sk, OBS_KEY_COOKIE, &made);
+	if (c && made && state == TCP_CLOSE)
+		c->peer_closed = 1;
+	if (c && made && (c->peer_closed || family == OBS_AF_UNIX))
+		sweep_needed();
+	return 1;
+}
+
 /* A receive of ret bytes from sk (flags: the recvmsg flags). */
 static __always_inline int on_recv(struct sock *sk, int ret, int flags)
 {
@@ -59,10 +85,15 @@ static __always_inline int on_recv(struct sock *sk, int ret, int flags)
 	struct io_args a;
 	int method;
 
-	if (ret < 0 || (flags & OBS_MSG_PEEK))
+	if (flags & OBS_MSG_PEEK)
 		return 0;
 	tgid = current_tgid();
 	if (!is_worker(tgid))
+		return 0;
+	/* ciphertext under an SSL call (a retry's EAGAIN too): its socket is known now */
+	if (tls_under_call(sk, tgid) && ret != 0)
+		return 0;
+	if (ret < 0)
 		return 0;
 	c = followed(sk, &cookie);
 	if (ret == 0) { /* end of file: the peer closed or shut down its side */
@@ -74,6 +105,8 @@ static __always_inline int on_recv(struct sock *sk, int ret, int flags)
 		}
 		return 0;
 	}
+	if (c && c->tls)
+		return 0;
 	if (c && c->state == OBS_CONN_REQUEST && !c->upgraded) {
 		c->req_bytes += ret; /* more of the request: no need to look */
 		return 0;
@@ -121,6 +154,11 @@ static __always_inline int on_send(struct sock *sk, int ret, int by_sendmsg)
 	c = followed(sk, &cookie);
 	if (!c)
 		return 0;
+	if (c->tls) { /* ciphertext: the response's bytes come from SSL_write */
+		if (ret < 0)
+			conn_send_error(c, ret);
+		return 0;
+	}
 	if (!by_sendmsg)
 		syscall_io(&a);
 	else if (syscall_io(&a) == OBS_NR_SENDFILE && sendpage_hooked)

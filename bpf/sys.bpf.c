@@ -9,7 +9,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
-#include "conn.bpf.h"
+#include "tls.bpf.h"
 #include "sock.bpf.h"
 
 /* From Linux 5.15 (bpf_task_pt_regs) an exit program reads the syscall's
@@ -85,6 +85,20 @@ static __always_inline int fd_is_stream(__s32 fd)
 	return sk && connected_stream(sk);
 }
 
+/* Is the current thread inside an SSL call? Then fd (key) is the socket
+ * of its SSL object (tied on its first read). */
+static __always_inline int tls_under_call(__u32 tgid, __s32 fd, __u64 key)
+{
+	struct obs_tls_call *t = tls_call_now();
+	int made;
+
+	if (!t)
+		return 0;
+	if (!t->linked && fd_is_stream(fd))
+		tls_link(t, tgid, key, 0, OBS_KEY_FD, &made);
+	return 1;
+}
+
 static __always_inline int on_read_exit(long ret, __u32 kind)
 {
 	__u32 tgid;
@@ -93,13 +107,17 @@ static __always_inline int on_read_exit(long ret, __u32 kind)
 	struct io_args a;
 	int method;
 
-	if (ret <= 0)
+	if (ret == 0)
 		return 0;
 	tgid = current_tgid();
 	if (!is_worker(tgid) || exit_args(&a, kind))
 		return 0;
 	key = obs_fd_key(tgid, a.fd);
+	if (tls_under_call(tgid, a.fd, key) || ret < 0)
+		return 0;
 	c = bpf_map_lookup_elem(&conns, &key);
+	if (c && c->tls)
+		return 0;
 	if (c && c->state == OBS_CONN_REQUEST && !c->upgraded) {
 		c->req_bytes += ret;
 		return 0;
@@ -130,7 +148,9 @@ static __always_inline int on_write_exit(long ret, __u32 kind)
 		return 0;
 	key = obs_fd_key(tgid, a.fd);
 	c = bpf_map_lookup_elem(&conns, &key);
-	if (c)
+	if (c && c->tls && ret < 0)
+		conn_send_error(c, ret);
+	else if (c && !c->tls)
 		conn_write(c, &a, ret);
 	return 0;
 }

@@ -27,6 +27,7 @@
 #define OBS_MAX_CODES         (OBS_CODES_PER_WORKER * OBS_MAX_WORKERS)
 #define OBS_MAX_STASH         16384
 #define OBS_MAX_MSIGS         OBS_MAX_WORKERS
+#define OBS_MAX_TLS_CALLS     16384 /* threads of workers inside an SSL call at once */
 /* pids are below PID_MAX_LIMIT (2^22 on 64-bit): one bit each */
 #define OBS_PID_LIMIT 4194304
 #define OBS_PID_WORDS (OBS_PID_LIMIT / 64)
@@ -76,7 +77,8 @@ struct obs_conn {
 	__u8 peer_closed;       /* the peer closed or reset; finished once the worker lets go */
 	__u8 upgraded;          /* a 101 switched it to another protocol: no more HTTP */
 	__u8 implicit;          /* the response began with no request read (pipelined) */
-	__u8 pad[6];
+	__u8 tls;               /* TLS: requests come from the SSL calls, the socket's bytes are ciphertext */
+	__u8 pad[5];
 };
 
 /* Per worker aggregates, in a hash keyed by worker tgid, added to
@@ -114,6 +116,7 @@ enum obs_drop_reason {
 	OBS_DROP_READ_FAILED,
 	OBS_DROP_STATS_MAP_FULL,  /* a worker's aggregates could not be created: --max-workers */
 	OBS_DROP_SIGNAL_MAP_FULL, /* a master's signal could not be counted */
+	OBS_DROP_TLS_MAP_FULL,    /* an SSL call or an SSL object's socket could not be kept */
 	OBS_DROP_MAX,
 };
 

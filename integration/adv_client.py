@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 
-from client import per_worker
+from client import Tally, per_worker
 
 # The observer's rule (include/http_parse.h): an upper-case method of 3..12
 # letters, one space, the first character of a target, and not the HTTP/2 preface.
@@ -30,10 +30,10 @@ def looks_like_request(data):
     return bool(m) and m.group(1) != b"PRI"
 
 
-class Recorder:
+class Recorder(Tally):
     def __init__(self):
-        self.lock = threading.Lock()
-        self.responses, self.errors = [], []
+        super().__init__()
+        self.responses = []
         self.connections = self.faults = self.looks_http_400 = 0
         self.unanswered_sent = 0  # bytes sent on connections that got no response
         # expected observer count minus access log count, by status code
@@ -56,15 +56,6 @@ class Recorder:
             for code, n in delta.items():
                 if n:
                     self.adjust[str(code)] = self.adjust.get(str(code), 0) + n
-
-    def add(self, **kw):
-        with self.lock:
-            for k, v in kw.items():
-                setattr(self, k, getattr(self, k) + v)
-
-    def error(self, msg):
-        with self.lock:
-            self.errors.append(msg)
 
     def summary(self):
         workers, totals = per_worker(self.responses)

@@ -105,6 +105,23 @@ def run_slice(args, work, results, errors, conns):
         conn.close()
 
 
+class Tally:
+    """Counters and errors that client threads add to under one lock."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.errors = []
+
+    def add(self, **kw):
+        with self.lock:
+            for k, v in kw.items():
+                setattr(self, k, getattr(self, k) + v)
+
+    def error(self, msg):
+        with self.lock:
+            self.errors.append(msg)
+
+
 def per_worker(results):
     """[{pid, status, sent, received}] -> (per-worker counts, totals), the summary's shape
     that compare.py reads; every client of the integration tests writes it."""

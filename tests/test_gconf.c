@@ -21,6 +21,7 @@ static void test_parse_literals(void **state)
 		      "bind = ['127.0.0.1:8001', 'unix:/run/x.sock']\n"
 		      "workers = multiprocessing.cpu_count() * 2\n"
 		      "timeout = 45\n"
+		      "certfile = '/etc/ssl/shop.pem'\n"
 		      "proc_name = \"shop\"\n"
 		      "wsgi_app = 'shop.wsgi:application'\n"
 		      "if debug:\n"
@@ -35,6 +36,7 @@ static void test_parse_literals(void **state)
 	assert_string_equal(f.proc_name, "shop");
 	assert_string_equal(f.wsgi_app, "shop.wsgi:application");
 	assert_true(f.timeout_s == 45.0); /* not the indented 600, nor graceful_timeout */
+	assert_string_equal(f.certfile, "/etc/ssl/shop.pem");
 }
 
 static void test_parse_nothing_known(void **state)
@@ -47,6 +49,7 @@ static void test_parse_nothing_known(void **state)
 	assert_null(f.bind);
 	assert_null(f.proc_name);
 	assert_null(f.wsgi_app);
+	assert_null(f.certfile);
 	assert_true(f.timeout_s == 0);
 }
 
@@ -103,10 +106,14 @@ static int teardown(void **state)
 
 static void test_sources_in_order(void **state)
 {
-	static const char env[] = "PATH=/usr/bin\0GUNICORN_CMD_ARGS=--timeout 20 --name 'from env'\0HOME=/\0";
-	static const char conf[] = "timeout = 45\nproc_name = 'from file'\nwsgi_app = 'a.wsgi:app'\n";
+	static const char env[] =
+	    "PATH=/usr/bin\0GUNICORN_CMD_ARGS=--timeout 20 --name 'from env' --certfile=env.pem\0HOME=/\0";
+	static const char conf[] =
+	    "timeout = 45\nproc_name = 'from file'\nwsgi_app = 'a.wsgi:app'\ncertfile = \"file.pem\"\n";
 	const char *plain[] = { "/usr/bin/python3", "/usr/bin/gunicorn", "-w", "2", NULL };
-	const char *flags[] = { "gunicorn", "--timeout=5", "-n", "cli", "x:app", NULL };
+	const char *flags[] = {
+		"gunicorn", "--timeout=5", "-n", "cli", "--certfile", "cli.pem", "x:app", NULL
+	};
 	struct gunicorn_settings g;
 	struct cmdline c;
 
@@ -117,16 +124,19 @@ static void test_sources_in_order(void **state)
 	gunicorn_settings(root, 100, &c, &g);
 	assert_string_equal(g.app, "from file");
 	assert_true(g.timeout_s == 45);
+	assert_string_equal(g.certfile, "file.pem");
 
 	write_file("100/environ", env, sizeof(env) - 1);
 	gunicorn_settings(root, 100, &c, &g);
 	assert_string_equal(g.app, "from env");
 	assert_true(g.timeout_s == 20);
+	assert_string_equal(g.certfile, "env.pem");
 
 	make_cmdline(&c, flags);
 	gunicorn_settings(root, 100, &c, &g);
 	assert_string_equal(g.app, "cli");
 	assert_true(g.timeout_s == 5);
+	assert_string_equal(g.certfile, "cli.pem"); /* its value is no APP_MODULE either */
 }
 
 static void test_config_flag_and_fallbacks(void **state)
@@ -148,6 +158,7 @@ static void test_config_flag_and_fallbacks(void **state)
 	gunicorn_settings(root, 100, &c, &g);
 	assert_string_equal(g.app, "0.0.0.0:9000");
 	assert_true(g.timeout_s == 0);
+	assert_string_equal(g.certfile, ""); /* clear text */
 	make_cmdline(&c, none);
 	gunicorn_settings(root, 100, &c, &g);
 	assert_string_equal(g.app, "gunicorn");

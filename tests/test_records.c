@@ -182,10 +182,10 @@ static void test_layout_matches_python(void **state)
 	 * duration 3 buckets + sum, failed 2, sizes 2 x (2 + sum), in flight 1,
 	 * state 3, memory, CPU seconds, uptime, start time 1 each (no
 	 * heartbeat, no CPU percent yet), master duration 4, workers 1, exits
-	 * and restarts 7 each (no shutdown), build info, 2 tracked, 10 drops,
+	 * and restarts 7 each (no shutdown), build info, 2 tracked, TLS workers, the drops,
 	 * scrape duration */
 	build_shop("shop", &r);
-	assert_int_equal(r.n, 1 + 4 + 2 + 6 + 1 + 3 + 4 + 4 + 1 + 14 + 1 + 2 + OBS_DROP_MAX + 1 + 1);
+	assert_int_equal(r.n, 1 + 4 + 2 + 6 + 1 + 3 + 4 + 4 + 1 + 14 + 1 + 2 + 1 + OBS_DROP_MAX + 1 + 1);
 	redis_records_free(&r);
 }
 

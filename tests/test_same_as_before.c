@@ -307,6 +307,7 @@ static void some_snapshot(uint64_t *st, struct snapshot *s, struct extras *x)
 	s->self.bpf_mem = mem_pool;
 	s->self.nbpf_mem = below(st, OBS_MAX_BPF_MEM + 1);
 	s->self.rss_bytes = one_in(st, 3) ? 0 : figure(st);
+	s->self.tls_workers = one_in(st, 2) ? 0 : (uint32_t)s->nworkers;
 	s->self.scrape_seconds = figure(st);
 	s->self.mirror = one_in(st, 2);
 	s->self.redis_up = (int)below(st, 2);

@@ -1021,7 +1021,7 @@ static const char *const drop_reasons[OBS_DROP_MAX] = {
 	[OBS_DROP_STATS_MISSING] = "stats_missing",     [OBS_DROP_CODE_MAP_FULL] = "code_map_full",
 	[OBS_DROP_PROC_MAP_FULL] = "proc_map_full",     [OBS_DROP_RINGBUF_FULL] = "ringbuf_full",
 	[OBS_DROP_READ_FAILED] = "user_read_failed",    [OBS_DROP_STATS_MAP_FULL] = "stats_map_full",
-	[OBS_DROP_SIGNAL_MAP_FULL] = "signal_map_full",
+	[OBS_DROP_SIGNAL_MAP_FULL] = "signal_map_full", [OBS_DROP_TLS_MAP_FULL] = "tls_map_full",
 };
 
 static void test_events_dropped_per_reason(void **state)

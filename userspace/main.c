@@ -316,6 +316,7 @@ int main(int argc, char **argv)
 	o.tr.cfg = &o.cfg;
 	o.tr.saved_fd = -1;
 	o.tr.ld = &o.ld;
+	tls_init(&o.tr.tls);
 	if (loader_open(&o.ld, &o.cfg, o.plane, tracker_on_event, &o.tr)) {
 		http_stop(o.http);
 		return 1;
@@ -345,6 +346,7 @@ out:
 	mirror_stop(o.mirror);
 	http_stop(o.http);
 	http_security_free(&o.sec);
+	tls_end(&o.tr.tls, &o.ld);
 	loader_close(&o.ld);
 	if (o.tr.saved_fd >= 0)
 		close(o.tr.saved_fd);

@@ -26,7 +26,7 @@ static const char *const drop_reasons[OBS_DROP_MAX] = {
 	[OBS_DROP_STATS_MISSING] = "stats_missing",     [OBS_DROP_CODE_MAP_FULL] = "code_map_full",
 	[OBS_DROP_PROC_MAP_FULL] = "proc_map_full",     [OBS_DROP_RINGBUF_FULL] = "ringbuf_full",
 	[OBS_DROP_READ_FAILED] = "user_read_failed",    [OBS_DROP_STATS_MAP_FULL] = "stats_map_full",
-	[OBS_DROP_SIGNAL_MAP_FULL] = "signal_map_full",
+	[OBS_DROP_SIGNAL_MAP_FULL] = "signal_map_full", [OBS_DROP_TLS_MAP_FULL] = "tls_map_full",
 };
 
 const char *oracle_expo_drop_reason(int reason)
@@ -484,6 +484,14 @@ static void tracked(const struct oracle_expo_stream *st, const struct family *f,
 	sb_printf(out, "%s %zu\n", f->name, f->arg ? st->s->nworkers : st->s->nmasters);
 }
 
+static void tls_workers(const struct oracle_expo_stream *st, const struct family *f, size_t from, size_t to,
+			struct strbuf *out)
+{
+	(void)from;
+	(void)to;
+	sb_printf(out, "%s %u\n", f->name, (unsigned)st->s->self.tls_workers);
+}
+
 static void drops(const struct oracle_expo_stream *st, const struct family *f, size_t from, size_t to,
 		  struct strbuf *out)
 {
@@ -611,6 +619,8 @@ static const struct family families[] = {
 	  NULL },
 	{ "gunicorn_observer_tracked_workers", "gauge", "Gunicorn workers being observed.", ONCE, tracked, 1,
 	  NULL },
+	{ "gunicorn_observer_tls_workers", "gauge", "Gunicorn workers whose TLS plaintext is followed.", ONCE,
+	  tls_workers, 0, NULL },
 	{ "gunicorn_observer_events_dropped_total", "counter", "Events that could not be counted, by reason.",
 	  ONCE, drops, 0, NULL },
 	{ "gunicorn_observer_bpf_map_entries", "gauge",

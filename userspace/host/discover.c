@@ -30,6 +30,7 @@ struct seen {
 	enum gunicorn_kind kind;
 	double timeout_s;
 	char app[OBS_APP_LEN];
+	char certfile[256];
 };
 
 struct scan {
@@ -55,6 +56,7 @@ static int scan_one(pid_t pid, void *arg)
 		gunicorn_settings(s->root, pid, &c, &g);
 		snprintf(e.app, sizeof(e.app), "%s", g.app);
 		e.timeout_s = g.timeout_s;
+		snprintf(e.certfile, sizeof(e.certfile), "%s", g.certfile);
 	}
 	if (vec_grow((void **)&s->v, s->n, &s->cap, sizeof(*s->v), 32))
 		return -1;
@@ -93,6 +95,7 @@ static int collect_masters(const struct scan *s, pid_t only, struct found_list *
 		if ((only && m->pid != only) || (!only && !is_master(s, m)))
 			continue;
 		snprintf(f.app, sizeof(f.app), "%s", m->app);
+		snprintf(f.certfile, sizeof(f.certfile), "%s", m->certfile);
 		if (found_push(out, &f))
 			return -1;
 		for (size_t j = 0; j < s->n; j++) {

@@ -13,7 +13,8 @@ struct found {
 	pid_t pid;
 	pid_t master; /* equal to pid for a master */
 	uint64_t start_ticks;
-	double timeout_s; /* a master's --timeout, 0 when not given */
+	double timeout_s;   /* a master's --timeout, 0 when not given */
+	char certfile[256]; /* a master's --certfile: it serves TLS; empty otherwise */
 	char app[OBS_APP_LEN];
 };
 

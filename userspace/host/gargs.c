@@ -180,6 +180,8 @@ void gunicorn_args_parse(char *const *argv, int argc, struct gunicorn_args *out)
 				out->bind = v;
 		} else if ((v = option_value(a, next, "--config", "-c", &used))) {
 			out->config = v;
+		} else if ((v = option_value(a, next, "--certfile", NULL, &used))) {
+			out->certfile = v;
 		} else if ((v = option_value(a, next, "--timeout", "-t", &used))) {
 			char *end;
 			double x = v ? strtod(v, &end) : -1;

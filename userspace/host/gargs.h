@@ -19,7 +19,8 @@ enum gunicorn_kind {
 /* Gunicorn settings found in one list of arguments (pointers into it). */
 struct gunicorn_args {
 	const char *name, *target, *bind, *config;
-	double timeout_s; /* 0 when absent */
+	const char *certfile; /* --certfile: the listeners speak TLS */
+	double timeout_s;     /* 0 when absent */
 };
 
 /* Parses Gunicorn options and APP_MODULE; later values override. */

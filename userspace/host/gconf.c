@@ -68,6 +68,8 @@ void gconf_parse(char *text, struct gconf_file *out)
 			out->wsgi_app = v;
 		else if (klen == 4 && strncmp(key, "bind", 4) == 0)
 			out->bind = v;
+		else if (klen == 8 && strncmp(key, "certfile", 8) == 0)
+			out->certfile = v;
 		else if (klen == 7 && strncmp(key, "timeout", 7) == 0)
 			out->timeout_s = strtod(v, NULL);
 	}
@@ -145,6 +147,9 @@ void gunicorn_settings(const char *proc_root, pid_t pid, const struct cmdline *c
 	out->timeout_s = cmd.timeout_s       ? cmd.timeout_s
 			 : fromenv.timeout_s ? fromenv.timeout_s
 					     : file.timeout_s;
+	v = cmd.certfile ? cmd.certfile : fromenv.certfile ? fromenv.certfile : file.certfile;
+	if (v && *v)
+		snprintf(out->certfile, sizeof(out->certfile), "%s", v);
 	if (gunicorn_title_name(c, out->app, sizeof(out->app)) == 0)
 		return;
 	v = cmd.name ? cmd.name : fromenv.name ? fromenv.name : file.proc_name;

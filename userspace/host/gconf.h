@@ -11,7 +11,8 @@
 
 struct gunicorn_settings {
 	char app[OBS_APP_LEN];
-	double timeout_s; /* 0 when none of the sources sets it */
+	double timeout_s;   /* 0 when none of the sources sets it */
+	char certfile[256]; /* its TLS certificate, empty when it serves clear text */
 };
 
 /* Reads what Gunicorn would: the config file (-c, else ./gunicorn.conf.py
@@ -23,7 +24,7 @@ void gunicorn_settings(const char *proc_root, pid_t pid, const struct cmdline *c
 /* Literal assignments of a Gunicorn config file: name = 'x', timeout = 30,
  * bind = ["a", "b"] (the first). Values point into text, which is modified. */
 struct gconf_file {
-	const char *proc_name, *wsgi_app, *bind;
+	const char *proc_name, *wsgi_app, *bind, *certfile;
 	double timeout_s;
 };
 void gconf_parse(char *text, struct gconf_file *out);

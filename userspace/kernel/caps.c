@@ -9,8 +9,11 @@
  *   map reads and writes through the fds opened at load: nothing on Linux
  *     6.5 and later; CAP_BPF before that when kernel.unprivileged_bpf_disabled
  *     is set, which is learnt here by trying.
+ *   making the TLS uprobes in tracefs, binding them to a master's
+ *   processes (perf events of other processes) and attaching the loaded
+ *   programs to them: CAP_SYS_ADMIN (perfmon and BPF) and CAP_SYS_PTRACE.
  * Nothing else: new masters and workers are map updates, no program is
- * loaded or attached and tracefs is not mounted after start. */
+ * loaded and tracefs is not mounted after start. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>

@@ -93,6 +93,11 @@ static void choose_programs(struct loader *l)
 		skel->progs.enter_recvmsg, skel->progs.enter_write,    skel->progs.enter_sendto,
 		skel->progs.enter_writev,  skel->progs.enter_sendmsg,  skel->progs.enter_sendfile,
 	};
+	struct bpf_program *tls[] = {
+		skel->progs.ssl_read,     skel->progs.ssl_read_ex,      skel->progs.ssl_write,
+		skel->progs.ssl_write_ex, skel->progs.ssl_do_handshake, skel->progs.ssl_return,
+		skel->progs.ssl_free,
+	};
 	int sys = l->plane == OBS_PLANE_SYSCALL, fentry = l->plane == OBS_PLANE_FENTRY;
 	int regs = sys && libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_task_pt_regs, NULL) == 1;
 
@@ -117,6 +122,9 @@ static void choose_programs(struct loader *l)
 	bpf_program__set_autoload(skel->progs.enter_close, sys);
 	bpf_program__set_autoload(skel->progs.enter_shutdown, sys);
 	skel->rodata->use_entry_regs = (__u8)regs;
+	/* the TLS probes are bound to processes by hand (model/tls.c) */
+	for (size_t i = 0; i < sizeof(tls) / sizeof(tls[0]); i++)
+		bpf_program__set_autoattach(tls[i], false);
 	/* the stash is for the entry programs alone */
 	if (!sys || regs)
 		bpf_map__set_max_entries(skel->maps.stash, 1);
@@ -251,6 +259,7 @@ static int size_maps(struct observer_bpf *skel, const struct obs_config *c)
 		__u32 n;
 	} sz[] = {
 		{ skel->maps.conns, c->max_conns },
+		{ skel->maps.tls_links, c->max_conns },
 		{ skel->maps.stats, c->max_workers },
 		{ skel->maps.codes, OBS_CODES_PER_WORKER * c->max_workers },
 		{ skel->maps.procs, OBS_PROCS_PER_WORKER * c->max_workers },
@@ -264,6 +273,32 @@ static int size_maps(struct observer_bpf *skel, const struct obs_config *c)
 			return -1;
 		}
 	return 0;
+}
+
+static void tls_flag(struct loader *l, __u32 on)
+{
+	__u32 zero = 0;
+
+	if (map_update(bpf_map__fd(l->skel->maps.tls_on), &zero, &on, BPF_ANY))
+		log_warn("cannot %s the TLS flag: %s", on ? "set" : "clear", strerror(errno));
+}
+
+void loader_tls_on(struct loader *l)
+{
+	tls_flag(l, 1);
+}
+
+void loader_tls_off(struct loader *l)
+{
+	tls_flag(l, 0);
+}
+
+static int any_entry(const void *key, const void *value, void *ctx)
+{
+	(void)key;
+	(void)value;
+	(void)ctx;
+	return 1;
 }
 
 int loader_open(struct loader *l, const struct obs_config *c, enum obs_data_plane plane,
@@ -341,6 +376,9 @@ int loader_open(struct loader *l, const struct obs_config *c, enum obs_data_plan
 	if (plane != OBS_PLANE_SYSCALL)
 		l->sweep_fd = bpf_program__fd(l->skel->progs.sweep_conns);
 	read_memory(l);
+	/* calls an earlier run's probes saw enter and never return: no probe is bound now */
+	tls_flag(l, 0);
+	map_delete_if(bpf_map__fd(l->skel->maps.tls_calls), any_entry, NULL);
 	if (!l->pin.reused) {
 		__u8 keying = plane == OBS_PLANE_SYSCALL ? OBS_KEY_FD : OBS_KEY_COOKIE;
 		long n = map_delete_if(l->conns_fd, other_plane, &keying);
@@ -406,6 +444,11 @@ int loader_track(struct loader *l, pid_t pid, pid_t master, int role)
 	}
 	worker_bit(l, pid, 1);
 	return err;
+}
+
+struct bpf_program *loader_program(struct loader *l, const char *name)
+{
+	return bpf_object__find_program_by_name(l->skel->obj, name);
 }
 
 void loader_untrack(struct loader *l, pid_t pid)

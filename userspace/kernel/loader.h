@@ -53,5 +53,10 @@ void loader_close(struct loader *l);
 /* Adds a master or worker to the kernel's filter (and a worker's stats). */
 int loader_track(struct loader *l, pid_t pid, pid_t master, int role);
 void loader_untrack(struct loader *l, pid_t pid);
+/* The loaded program called name (the TLS probes' are attached by hand). */
+struct bpf_program *loader_program(struct loader *l, const char *name);
+/* Tells the data planes' programs that TLS probes are (or are no longer) bound somewhere. */
+void loader_tls_on(struct loader *l);
+void loader_tls_off(struct loader *l);
 
 #endif

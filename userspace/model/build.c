@@ -115,6 +115,8 @@ int snapshot_build(struct kread *k, const struct registry *r, const struct obs_c
 		master_fields(c, &now, &r->v[i], k, m);
 		if (totals_add(&m->t, &r->v[i].retired) || master_workers(k, c, hc, &now, &r->v[i], m, s))
 			return -1;
+		if (r->v[i].tls == 1)
+			s->self.tls_workers += m->workers;
 	}
 	host_cache_end(hc);
 	return 0;

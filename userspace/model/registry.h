@@ -15,8 +15,11 @@ struct master_rec {
 	double timeout_s;      /* its --timeout, 0 when not on its command line */
 	struct totals retired; /* workers that exited */
 	struct master_life life;
-	struct k8s_id k8s; /* empty outside Kubernetes */
-	int restored;      /* its saved counters were looked up (saved.c) */
+	struct k8s_id k8s;  /* empty outside Kubernetes */
+	int restored;       /* its saved counters were looked up (saved.c) */
+	char certfile[256]; /* its --certfile: its listeners speak TLS; empty otherwise */
+	int tls;            /* 1: its workers' TLS is followed (tls.c); -1: it cannot be */
+	double tls_at; /* CLOCK_BOOTTIME seconds when it was bound: a worker forked before is bound alone */
 };
 
 /* Userspace's memory of one live worker. */

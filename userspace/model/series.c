@@ -301,12 +301,20 @@ static void tracked(const struct series *m, const struct row *r, size_t i, sampl
 	fn(ctx, &s);
 }
 
+static void tls_workers(const struct series *m, const struct row *r, size_t i, sample_fn fn, void *ctx)
+{
+	struct sample s = sample_of(r, OWNER_NONE, i);
+
+	s.v = v_uint(m->s->self.tls_workers);
+	fn(ctx, &s);
+}
+
 static const char *const drop_reasons[OBS_DROP_MAX] = {
 	[OBS_DROP_CONN_MAP_FULL] = "conn_map_full",     [OBS_DROP_STASH_MAP_FULL] = "stash_map_full",
 	[OBS_DROP_STATS_MISSING] = "stats_missing",     [OBS_DROP_CODE_MAP_FULL] = "code_map_full",
 	[OBS_DROP_PROC_MAP_FULL] = "proc_map_full",     [OBS_DROP_RINGBUF_FULL] = "ringbuf_full",
 	[OBS_DROP_READ_FAILED] = "user_read_failed",    [OBS_DROP_STATS_MAP_FULL] = "stats_map_full",
-	[OBS_DROP_SIGNAL_MAP_FULL] = "signal_map_full",
+	[OBS_DROP_SIGNAL_MAP_FULL] = "signal_map_full", [OBS_DROP_TLS_MAP_FULL] = "tls_map_full",
 };
 
 static void drops(const struct series *m, const struct row *r, size_t i, sample_fn fn, void *ctx)
@@ -511,6 +519,11 @@ static const struct row rows[] = {
 	{ { "gunicorn_observer_tracked_workers", FT_GAUGE, "Gunicorn workers being observed.", ONCE },
 	  tracked,
 	  1,
+	  NULL },
+	{ { "gunicorn_observer_tls_workers", FT_GAUGE, "Gunicorn workers whose TLS plaintext is followed.",
+	    ONCE },
+	  tls_workers,
+	  0,
 	  NULL },
 	{ { "gunicorn_observer_events_dropped_total", FT_COUNTER,
 	    "Events that could not be counted, by reason.", ONCE },

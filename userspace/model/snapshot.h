@@ -75,6 +75,7 @@ struct self_snap {
 	size_t nbpf_mem;
 	double rss_bytes;      /* its own resident set, 0 when unknown */
 	double scrape_seconds; /* the previous /metrics, request to last byte */
+	uint32_t tls_workers;  /* live workers whose TLS is followed */
 	int mirror;            /* the Redis mirror runs: redis_up and redis_errors are shown */
 	int redis_up;
 	unsigned long long redis_errors;

@@ -2,6 +2,7 @@
  * kernel's filter. Workers forked later are tracked by the kernel itself. */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -26,6 +27,30 @@ static int wanted_master(const struct tracker *t, pid_t pid)
 	       config_wants_cmdline(t->cfg, c.argv, c.argc);
 }
 
+/* Binds the TLS probes to the masters of a scan that have a certfile and
+ * are not followed yet, with their workers. */
+static void follow_tls(struct tracker *t, const struct found_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		struct master_rec *m = registry_find(&t->reg, l->v[i].pid);
+		pid_t *w;
+		size_t n = 0;
+
+		if (l->v[i].pid != l->v[i].master || !m || m->tls || !m->certfile[0])
+			continue;
+		w = calloc(l->n, sizeof(*w));
+		if (!w) {
+			log_error("out of memory following the TLS of master %d", (int)m->pid);
+			return;
+		}
+		for (size_t j = 0; j < l->n; j++)
+			if (l->v[j].master == m->pid && l->v[j].pid != m->pid)
+				w[n++] = l->v[j].pid;
+		tls_follow_master(&t->tls, t->ld, t->cfg->proc_root, m, w, n);
+		free(w);
+	}
+}
+
 /* Tracks the masters of a scan (each followed by its workers). */
 static void track_found(struct tracker *t, const struct found_list *l)
 {
@@ -43,6 +68,7 @@ static void track_found(struct tracker *t, const struct found_list *l)
 				continue;
 			}
 			m->timeout_s = f->timeout_s;
+			snprintf(m->certfile, sizeof(m->certfile), "%s", f->certfile);
 			saved_restore(t->saved_fd, m);
 			if (k8s_identify(t->cfg->proc_root, t->cfg->pods_dir, t->cfg->containers_dir, f->pid,
 					 &m->k8s) == 0)
@@ -60,6 +86,7 @@ static void track_found(struct tracker *t, const struct found_list *l)
 			log_debug("tracking worker %d of master %d", (int)f->pid, (int)f->master);
 		}
 	}
+	follow_tls(t, l);
 }
 
 static int track_master(struct tracker *t, pid_t pid)
@@ -161,6 +188,16 @@ static void on_fork(struct tracker *t, const struct obs_event *e)
 		w->start_t = event_time(e);
 	}
 	life_fork(&m->life, event_time(e));
+	/* a master found at its exec maps libssl by its first fork */
+	if (m->certfile[0] && !m->tls) {
+		pid_t pid = (pid_t)e->pid;
+
+		tls_follow_master(&t->tls, t->ld, t->cfg->proc_root, m, &pid, 1);
+	} else if (m->tls == 1 && event_time(e) < m->tls_at &&
+		   tls_follow_worker(&t->tls, t->cfg->proc_root, (pid_t)e->pid)) {
+		/* forked before its master's probes were bound: it inherited none */
+		log_warn("cannot bind the TLS probes to worker %d of master %d", (int)e->pid, (int)m->pid);
+	}
 	log_debug("worker %d forked by master %d", (int)e->pid, (int)e->ppid);
 }
 
@@ -219,6 +256,7 @@ static void on_exit_event(struct tracker *t, const struct obs_event *e)
 
 	if (e->role == OBS_ROLE_MASTER) {
 		m = registry_find(&t->reg, (pid_t)e->pid);
+		tls_forget(&t->tls, (pid_t)e->pid);
 		if (m) {
 			log_info("master %d (%s) exited", (int)e->pid, m->app);
 			registry_remove(&t->reg, (pid_t)e->pid);
@@ -237,6 +275,7 @@ static void on_exit_event(struct tracker *t, const struct obs_event *e)
 		log_worker_exit(m, e, w, r, st.requests);
 	}
 	registry_drop_worker(&t->reg, (pid_t)e->pid);
+	tls_forget(&t->tls, (pid_t)e->pid);
 	/* a moment for the worker's sockets, closed after its exit event */
 	if (!t->retire_at)
 		t->retire_at = clock_seconds(CLOCK_MONOTONIC) + TRACK_RETIRE_AFTER_EXIT_S;

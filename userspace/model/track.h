@@ -8,14 +8,16 @@
 #include "config/config.h"
 #include "kernel/loader.h"
 #include "model/registry.h"
+#include "model/tls.h"
 
 struct tracker {
 	const struct obs_config *cfg;
 	struct loader *ld;
 	struct registry reg;
-	int saved_fd;        /* the masters' saved totals (saved.h), -1 when not pinned */
-	double retire_at;    /* CLOCK_MONOTONIC when a retire is due after an exit, 0 for none */
-	unsigned generation; /* moves with every exec, fork and exit seen */
+	struct tls_follow tls; /* the TLS probes of masters with a certfile */
+	int saved_fd;          /* the masters' saved totals (saved.h), -1 when not pinned */
+	double retire_at;      /* CLOCK_MONOTONIC when a retire is due after an exit, 0 for none */
+	unsigned generation;   /* moves with every exec, fork and exit seen */
 };
 
 #define TRACK_RETIRE_AFTER_EXIT_S 1.0
