@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kernel/plane.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/vec.h"
@@ -44,11 +45,14 @@ static void lib_drop(struct tls_follow *t, struct tls_lib *l)
 static struct tls_lib *lib_points(struct tls_follow *t, struct loader *ld, const struct ssl_lib *s)
 {
 	struct tls_lib *l;
+	int p;
 
 	for (size_t i = 0; i < t->nlibs; i++)
 		if (t->libs[i].dev == s->dev && t->libs[i].ino == s->ino)
 			return &t->libs[i];
 	if (!t->started) {
+		if (tracefs_mount()) /* it said what to do */
+			return NULL;
 		uprobe_remove_stale();
 		t->started = 1;
 	}
@@ -58,7 +62,7 @@ static struct tls_lib *lib_points(struct tls_follow *t, struct loader *ld, const
 	memset(l, 0, sizeof(*l));
 	l->dev = s->dev;
 	l->ino = s->ino;
-	for (int p = 0; p < TLS_POINTS; p++) {
+	for (p = 0; p < TLS_POINTS; p++) {
 		enum ssl_fn fn = point_fn(p);
 		int ret = p >= SSL_FN_N;
 
@@ -77,7 +81,8 @@ static struct tls_lib *lib_points(struct tls_follow *t, struct loader *ld, const
 	t->nlibs++;
 	return l;
 fail:
-	log_warn("cannot probe %s in %s: %s", ssl_fn_names[point_fn(0)], s->path, strerror(errno));
+	log_warn("cannot make the uprobe on %s%s in %s (%s): the TLS of its masters is not followed",
+		 ssl_fn_names[point_fn(p)], p >= SSL_FN_N ? "'s return" : "", s->path, strerror(errno));
 	lib_drop(t, l);
 	return NULL;
 }
