@@ -162,7 +162,7 @@ note_workers() { local p; for p in "$@"; do ALL_WORKER_PIDS+=("$p"); done; }
 # (the pid and "reason="), with that reason and that number of requests served
 check_exit_log() {
     local pid=$1 reason=$2 n=$3 lines cnt
-    lines=$(grep -E "(^|[^0-9])$pid([^0-9]|$)" "$OBSERVER_LOG" | grep -F 'reason=')
+    lines=$(grep -E "pid=$pid([^0-9]|$)" "$OBSERVER_LOG" | grep -F 'reason=')
     cnt=$(grep -c . <<< "$lines")
     if [ "$cnt" -eq 0 ]; then
         fail "observer log: no exit line for worker $pid (want reason=$reason, $n requests)"

@@ -241,6 +241,9 @@ static int run_loop(struct observer *o, int sfd)
 		http_run(o->http);
 		now = now_seconds();
 		if (now >= next_retire || (o->tr.retire_at && now >= o->tr.retire_at)) {
+			/* exits the kernel saw since the poll first: an exit's log
+			 * line reads the worker's counters before retire folds them */
+			ring_buffer__consume(o->ld.rb);
 			retire_now(o);
 			next_retire = now + RETIRE_INTERVAL_S;
 		}
