@@ -11,7 +11,7 @@ set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
 me="kernel-matrix"
-CORE=basic,gthread,gevent,lifecycle,framing,nginx,restart
+CORE=basic,gthread,gevent,lifecycle,framing,nginx,restart,tls
 
 usage() {
 	cat <<EOF
