@@ -85,7 +85,8 @@ static __always_inline int on_recv(struct sock *sk, int ret, int flags)
 	struct io_args a;
 	int method;
 
-	if (flags & OBS_MSG_PEEK)
+	/* a failed receive (EAGAIN) matters only to tie an SSL call's socket */
+	if ((flags & OBS_MSG_PEEK) || (ret < 0 && !tls_enabled()))
 		return 0;
 	tgid = current_tgid();
 	if (!is_worker(tgid))

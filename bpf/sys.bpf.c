@@ -107,7 +107,8 @@ static __always_inline int on_read_exit(long ret, __u32 kind)
 	struct io_args a;
 	int method;
 
-	if (ret == 0)
+	/* a failed read (EAGAIN) matters only to tie an SSL call's socket */
+	if (ret == 0 || (ret < 0 && !tls_enabled()))
 		return 0;
 	tgid = current_tgid();
 	if (!is_worker(tgid) || exit_args(&a, kind))

@@ -66,15 +66,22 @@ static __always_inline __u64 thread_start_ns(void)
 	return bpf_get_current_task_btf()->start_time;
 }
 
-/* The SSL call the current thread is in, NULL when none. */
-static __always_inline struct obs_tls_call *tls_call_now(void)
+/* Are TLS probes bound anywhere? (An array lookup, inlined.) */
+static __always_inline int tls_enabled(void)
 {
 	__u32 zero = 0;
 	__u32 *on = bpf_map_lookup_elem(&tls_on, &zero);
+
+	return on && *on;
+}
+
+/* The SSL call the current thread is in, NULL when none. */
+static __always_inline struct obs_tls_call *tls_call_now(void)
+{
 	__u64 id;
 	struct obs_tls_call *t;
 
-	if (!on || !*on)
+	if (!tls_enabled())
 		return NULL;
 	id = bpf_get_current_pid_tgid();
 	t = bpf_map_lookup_elem(&tls_calls, &id);

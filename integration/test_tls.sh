@@ -169,6 +169,18 @@ check_maps_empty() {
     fail "$what: after the clients closed and one scrape, BPF maps hold: $got(expected conns=0 tls_links=0 tls_calls=0; $(map_counts conns tls_links tls_calls | tr '\n' ' ')$((SECONDS - t0 + 1)) s later)"
 }
 
+# maps_then_adv_check K WHAT N: the maps empty after phase WHAT, then adv_check.py over the
+# phase's scrapes (f0 before, f1 after) and access-log lines from l0: N requests aborted
+maps_then_adv_check() {
+    local k=$1 what=$2 n=$3 out
+    check_maps_empty "$k-$what"
+    cp "$W/maps-$k-$what.txt" "$f1"
+    out=$(run $PY "$HERE/adv_check.py" --what "$k $what" --before "$f0" --after "$f1" --log "$ACCESS_LOG" \
+        --log-from "$l0" --log-to "$(log_lines)" --master "$GPID" --per-worker --aborted "$n:$n" \
+        --entries conns=0 --entries stash=0 2>&1)
+    tally "adv_check.py $k $what" "$?" "$out"
+}
+
 # phase_bytes K: the mix and curl clients, then every per-worker and byte check
 phase_bytes() {
     local k=$1 ka=$2 mix
@@ -313,12 +325,7 @@ phase_faults() {
     done
     if [ "$(log_lines)" = "$l0" ]; then pass "harness: the access log has no line for the resets and failed handshakes"
     else fail "harness: the access log got $(($(log_lines) - l0)) lines during the resets and failed handshakes: $(tail -n +$((l0 + 1)) "$ACCESS_LOG" | head -n 5)"; fi
-    check_maps_empty "$k-faults"
-    cp "$W/maps-$k-faults.txt" "$f1"
-    out=$(run $PY "$HERE/adv_check.py" --what "$k faults" --before "$f0" --after "$f1" --log "$ACCESS_LOG" \
-        --log-from "$l0" --log-to "$(log_lines)" --master "$GPID" --per-worker --aborted "$NRESET:$NRESET" \
-        --entries conns=0 --entries stash=0 2>&1)
-    tally "adv_check.py $k faults" "$?" "$out"
+    maps_then_adv_check "$k" faults "$NRESET"
     out=$(PYTHONPATH=$HERE run $PY - "$f0" "$f1" "$GPID" "$W/$k-reset.json" <<'PY'
 import json, sys
 from compare import Snap, report
@@ -378,12 +385,7 @@ phase_hold() {
     else
         fail "$k: while $NHOLD half requests were held, the maps hold $got(expected conns >= $NHOLD, tls_links >= $NHOLD, tls_calls = $want_calls)"
     fi
-    check_maps_empty "$k-hold"
-    cp "$W/maps-$k-hold.txt" "$f1"
-    out=$(run $PY "$HERE/adv_check.py" --what "$k hold" --before "$f0" --after "$f1" --log "$ACCESS_LOG" \
-        --log-from "$l0" --log-to "$(log_lines)" --master "$GPID" --per-worker --aborted "$NHOLD:$NHOLD" \
-        --entries conns=0 --entries stash=0 2>&1)
-    tally "adv_check.py $k hold" "$?" "$out"
+    maps_then_adv_check "$k" hold "$NHOLD"
     if [ "$(log_lines)" = "$l0" ]; then pass "harness: the access log has no line for the held and reset requests"
     else fail "harness: the access log got $(($(log_lines) - l0)) lines for the held and reset requests"; fi
 }

@@ -184,6 +184,9 @@ static void mirror_now(struct observer *o)
 
 static void retire_now(struct observer *o)
 {
+	/* exits the kernel saw since the last poll first: an exit's log line
+	 * reads the worker's counters before retire folds them */
+	ring_buffer__consume(o->ld.rb);
 	if (retire(&o->ld, &o->tr.reg, o->tr.saved_fd) < 0)
 		log_error("out of memory retiring exited workers");
 	o->tr.retire_at = 0;
@@ -241,9 +244,6 @@ static int run_loop(struct observer *o, int sfd)
 		http_run(o->http);
 		now = now_seconds();
 		if (now >= next_retire || (o->tr.retire_at && now >= o->tr.retire_at)) {
-			/* exits the kernel saw since the poll first: an exit's log
-			 * line reads the worker's counters before retire folds them */
-			ring_buffer__consume(o->ld.rb);
 			retire_now(o);
 			next_retire = now + RETIRE_INTERVAL_S;
 		}

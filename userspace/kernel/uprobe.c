@@ -33,22 +33,17 @@ void uprobe_group_init(struct uprobe_group *g)
 
 static int write_events(const char *line)
 {
-	int fd = open(EVENTS_FILE, O_WRONLY | O_APPEND | O_CLOEXEC), rc = 0;
+	int fd = open(EVENTS_FILE, O_WRONLY | O_APPEND | O_CLOEXEC), e;
 	size_t n = strlen(line);
+	ssize_t w;
 
 	if (fd < 0)
 		return -1;
-	if (write(fd, line, n) != (ssize_t)n)
-		rc = -1;
-	if (rc) {
-		int e = errno;
-
-		close(fd);
-		errno = e;
-		return -1;
-	}
+	w = write(fd, line, n);
+	e = errno;
 	close(fd);
-	return 0;
+	errno = e;
+	return w == (ssize_t)n ? 0 : -1;
 }
 
 void uprobe_point_remove(const struct uprobe_group *g, const char *name)

@@ -41,15 +41,23 @@ static void lib_drop(struct tls_follow *t, struct tls_lib *l)
 	}
 }
 
-/* The points of lib, made (and their programs carried) on first use. */
-static struct tls_lib *lib_points(struct tls_follow *t, struct loader *ld, const struct ssl_lib *s)
+/* The library of file s whose points are made, NULL when none. */
+static struct tls_lib *lib_find(struct tls_follow *t, const struct ssl_lib *s)
 {
-	struct tls_lib *l;
-	int p;
-
 	for (size_t i = 0; i < t->nlibs; i++)
 		if (t->libs[i].dev == s->dev && t->libs[i].ino == s->ino)
 			return &t->libs[i];
+	return NULL;
+}
+
+/* The points of lib, made (and their programs carried) on first use. */
+static struct tls_lib *lib_points(struct tls_follow *t, struct loader *ld, const struct ssl_lib *s)
+{
+	struct tls_lib *l = lib_find(t, s);
+	int p;
+
+	if (l)
+		return l;
 	if (!t->started) {
 		if (tracefs_mount()) /* it said what to do */
 			return NULL;
@@ -98,26 +106,23 @@ static void bind_close(struct tls_bind *b)
 static int bind_pid(struct tls_follow *t, const struct tls_lib *l, pid_t pid, int inherit)
 {
 	struct tls_bind b = { .pid = pid };
+	int e = ENOMEM;
 
-	for (int p = 0; p < TLS_POINTS; p++) {
-		b.fd[p] = l->id[p] > 0 ? uprobe_bind(l->id[p], pid, inherit) : -1;
-		if (l->id[p] > 0 && b.fd[p] < 0) {
-			int e = errno;
-
-			for (int q = 0; q < p; q++)
-				if (b.fd[q] >= 0)
-					close(b.fd[q]);
-			errno = e;
-			return -1;
+	for (int p = 0; p < TLS_POINTS; p++)
+		b.fd[p] = -1;
+	for (int p = 0; p < TLS_POINTS; p++)
+		if (l->id[p] > 0 && (b.fd[p] = uprobe_bind(l->id[p], pid, inherit)) < 0) {
+			e = errno;
+			goto fail;
 		}
-	}
-	if (vec_grow((void **)&t->b, t->nb, &t->capb, sizeof(*t->b), 16)) {
-		bind_close(&b);
-		errno = ENOMEM;
-		return -1;
-	}
+	if (vec_grow((void **)&t->b, t->nb, &t->capb, sizeof(*t->b), 16))
+		goto fail;
 	t->b[t->nb++] = b;
 	return 0;
+fail:
+	bind_close(&b);
+	errno = e;
+	return -1;
 }
 
 /* The library of a followed master (its first worker's, else its own). */
@@ -126,12 +131,7 @@ static const struct tls_lib *lib_of(struct tls_follow *t, const char *proc_root,
 	struct ssl_lib s;
 	char why[256];
 
-	if (libssl_find(proc_root, pid, &s, why, sizeof(why)))
-		return NULL;
-	for (size_t i = 0; i < t->nlibs; i++)
-		if (t->libs[i].dev == s.dev && t->libs[i].ino == s.ino)
-			return &t->libs[i];
-	return NULL;
+	return libssl_find(proc_root, pid, &s, why, sizeof(why)) ? NULL : lib_find(t, &s);
 }
 
 int tls_follow_master(struct tls_follow *t, struct loader *ld, const char *proc_root, struct master_rec *m,
@@ -182,11 +182,12 @@ int tls_follow_master(struct tls_follow *t, struct loader *ld, const char *proc_
 
 int tls_follow_worker(struct tls_follow *t, const char *proc_root, pid_t pid)
 {
-	const struct tls_lib *l = lib_of(t, proc_root, pid);
+	const struct tls_lib *l;
 
 	for (size_t i = 0; i < t->nb; i++)
 		if (t->b[i].pid == pid)
 			return 0;
+	l = lib_of(t, proc_root, pid);
 	return l ? bind_pid(t, l, pid, 0) : -1;
 }
 
